@@ -1,0 +1,54 @@
+/**
+ * Entry point of the `jsonflow` CLI: dispatches to the sub-commands in `commands/`.
+ *
+ * @module main
+ */
+import type { Command, Io } from "./Command.ts"
+
+// Each command module is loaded only when used, so `jsonflow validate` never loads isolated-vm.
+const commands: Record<string, { readonly summary: string; readonly load: () => Promise<Command> }> = {}
+
+const processIo: Io = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  cwd: process.cwd()
+}
+
+const help = (io: Io) => {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length), 4)
+  io.stdout("Usage: jsonflow <command> [options]\n\nCommands:\n")
+  for (const [name, command] of Object.entries(commands)) io.stdout(`  ${name.padEnd(width)}  ${command.summary}\n`)
+  io.stdout(`  ${"help".padEnd(width)}  Show help for a command\n`)
+}
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code.
+ *
+ * @example
+ * ```ts
+ * import { main } from "@jsonflow/runner/cli"
+ * process.exitCode = await main(["help"])
+ * ```
+ */
+export const main = async (argv: ReadonlyArray<string>, io: Io = processIo): Promise<number> => {
+  const [name, ...rest] = argv
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    const target = rest[0] === undefined ? undefined : commands[rest[0]]
+    if (target) io.stdout(`${(await target.load()).usage}\n`)
+    else help(io)
+    return 0
+  }
+  const entry = commands[name]
+  if (entry === undefined) {
+    io.stderr(`jsonflow: unknown command "${name}"\n`)
+    help(io)
+    return 2
+  }
+  const command = await entry.load()
+  try {
+    return await command.run(rest, io)
+  } catch (error) {
+    io.stderr(`jsonflow ${name}: ${error instanceof Error ? error.message : String(error)}\n`)
+    return 2
+  }
+}
