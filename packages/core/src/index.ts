@@ -5,6 +5,8 @@
  */
 /** The flow IR: a flow as plain, serializable data. */
 
+/** Credentials resolved by name, never stored in a flow. */
+export * as Credentials from "./Credentials.ts"
 /** Typed failures of an execution. */
 export * as FlowError from "./FlowError.ts"
 /** Execution events and the service that receives them. */
