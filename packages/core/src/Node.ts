@@ -89,9 +89,9 @@ export interface Definition<Type extends string, C, I, O extends Ports, E, R> {
   isRetryable(error: E): boolean
   run(input: I, config: C, context: NodeContext): Effect.Effect<Emission<O>, E, R>
   /** For nodes that run another graph (for-each, sub-flow call): where it comes from. */
-  readonly subflow?: (config: C) => SubflowSource
-  /** Output port names that depend on the config (a switch's cases): extra ports typed like `fallbackPort`. */
-  readonly dynamicPorts?: (config: C) => ReadonlyArray<string>
+  subflow?(config: C): SubflowSource
+  /** Output port names chosen by the config (a switch's cases, a script's ports); their values are `unknown`. */
+  dynamicPorts?(config: C): ReadonlyArray<string>
 }
 
 /** A definition of any type, as stored in a registry. */
