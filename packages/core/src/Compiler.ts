@@ -138,7 +138,7 @@ const nodePath = (base: string, id: string) => `${base}/nodes/${Validation.escap
 const declaredPorts = (definition: Node.Any, config: unknown): ReadonlySet<string> => {
   const ports = new Set(Object.keys(definition.outputs))
   ports.add(Ir.ERROR_PORT)
-  if (definition.dynamicPorts && config !== undefined) {
+  if (definition.dynamicPorts) {
     try {
       for (const port of definition.dynamicPorts(config)) ports.add(port)
     } catch {
@@ -174,6 +174,8 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
   const ids = Object.keys(graph.nodes)
   const indexOf = new Map(ids.map((id, index) => [id, index]))
   const configs: Array<unknown> = []
+  // A config may decode to `undefined` (no config): validity is tracked separately.
+  const configValid: Array<boolean> = []
   const definitions: Array<Node.Any | undefined> = []
   const subplans: Array<Plan | undefined> = []
 
@@ -200,10 +202,11 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
         nodeId: id
       })
       configs.push(undefined)
+      configValid.push(false)
       subplans.push(undefined)
       return
     }
-    const decoded = Validation.decode(definition.config, spec.config)
+    const decoded = Validation.decode(definition.config, spec.config, { strict: true })
     if (decoded._tag === "Invalid") {
       for (const issue of decoded.issues) {
         problem(context, {
@@ -215,10 +218,12 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
         })
       }
       configs.push(undefined)
+      configValid.push(false)
       subplans.push(undefined)
       return
     }
     configs.push(decoded.value)
+    configValid.push(true)
     subplans.push(definition.subflow ? compileSubflow(definition, decoded.value, id, header, at, context) : undefined)
   })
 
@@ -229,6 +234,8 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
   const outByPort: Array<Map<string, Array<number>>> = ids.map(() => new Map())
   const inputEdges: Array<number> = []
   const uncheckedInput = new Set<number>()
+  // Edges rejected for a type mismatch still count for reachability (no cascade of "unreachable" warnings).
+  const rejectedLinks: Array<readonly [number, number]> = []
   graph.edges.forEach((edge, edgeIndex) => {
     const at = `${base}/edges/${edgeIndex}`
     const key = `${edge.from.node}\u0000${edge.from.port}\u0000${edge.to.node}\u0000${edge.to.port}`
@@ -282,7 +289,9 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
       }
     } else {
       const definition = definitions[from]
-      if (definition !== undefined && configs[from] !== undefined) {
+      // A source whose type or config is broken was already reported; its ports cannot be known.
+      if (definition === undefined || !configValid[from]) return
+      {
         const ports = declaredPorts(definition, configs[from])
         if (!ports.has(edge.from.port)) {
           problem(context, {
@@ -338,6 +347,7 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
             port: edge.to.port
           })
         }
+        rejectedLinks.push([from, to])
         return
       }
       if (verdict._tag === "Unchecked") uncheckedInput.add(to)
@@ -397,13 +407,18 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
       nodeId: ids[cycle[0]!]!
     })
   }
-  const reached = new Set<number>()
+  const reachable = successors.map((list) => [...list])
   const queue = inputEdges.map((e) => edges[e]!.to)
+  for (const [from, to] of rejectedLinks) {
+    if (from === -1) queue.push(to)
+    else reachable[from]!.push(to)
+  }
+  const reached = new Set<number>()
   while (queue.length > 0) {
     const next = queue.pop()!
     if (reached.has(next)) continue
     reached.add(next)
-    queue.push(...successors[next]!)
+    queue.push(...reachable[next]!)
   }
   ids.forEach((id, i) => {
     if (!reached.has(i)) {
@@ -462,7 +477,7 @@ const compileSubflow = (
 ): Plan | undefined => {
   const source = definition.subflow!(config)
   if (source._tag === "Inline") {
-    const decoded = Validation.decode(Ir.Graph, source.graph)
+    const decoded = Validation.decode(Ir.Graph, source.graph, { strict: true })
     if (decoded._tag === "Invalid") {
       for (const issue of decoded.issues) {
         problem(context, {
@@ -602,7 +617,7 @@ export const compileSync = <R>(
     typeof flow === "object" && flow !== null && typeof (flow as { id?: unknown }).id === "string"
       ? (flow as { id: string }).id
       : "(unnamed)"
-  const decoded = Validation.decode(Ir.Flow, flow)
+  const decoded = Validation.decode(Ir.Flow, flow, { strict: true })
   if (decoded._tag === "Invalid") {
     return {
       _tag: "Failed",

@@ -49,7 +49,8 @@ export const show = (value: unknown): string => {
 const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1)
 
 /**
- * Decodes `value` with `schema`, returning the decoded value or every issue.
+ * Decodes `value` with `schema`, returning the decoded value or every issue. With `strict`, keys the
+ * Schema does not know are reported instead of dropped.
  *
  * @example
  * ```ts
@@ -61,11 +62,16 @@ const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1
  */
 export const decode = <A>(
   schema: Schema.Codec<A, unknown>,
-  value: unknown
+  value: unknown,
+  options: { readonly strict?: boolean } = {}
 ):
   | { readonly _tag: "Valid"; readonly value: A }
   | { readonly _tag: "Invalid"; readonly issues: ReadonlyArray<Issue> } => {
-  const exit = Schema.decodeUnknownExit(schema)(value, { errors: "all" })
+  // strict: unknown object keys are errors (a typo in a config must not be silently dropped).
+  const exit = Schema.decodeUnknownExit(schema)(value, {
+    errors: "all",
+    onExcessProperty: options.strict ? "error" : "ignore"
+  })
   if (Exit.isSuccess(exit)) return { _tag: "Valid", value: exit.value }
   const error = Cause.squash(exit.cause)
   if (!Schema.isSchemaError(error)) return { _tag: "Invalid", issues: [{ path: "", message: String(error) }] }
@@ -80,6 +86,13 @@ export const issuesOf = (error: Schema.SchemaError, value: unknown): ReadonlyArr
     ) as ReadonlyArray<PropertyKey>
     const at = valueAt(value, segments)
     const message = lowerFirst(issue.message)
-    const detail = message === "missing key" ? "is required" : at.found ? `${message}, got ${show(at.value)}` : message
+    const detail =
+      message === "missing key"
+        ? "is required"
+        : message === "expected no excess property" || message === "unexpected key"
+          ? "is not a known property"
+          : at.found
+            ? `${message}, got ${show(at.value)}`
+            : message
     return { path: pointer(segments.map((s) => (typeof s === "symbol" ? s.toString() : s))), message: detail }
   })
