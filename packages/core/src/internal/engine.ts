@@ -10,7 +10,7 @@
  *
  * @module engine
  */
-import { Cause, Effect, Exit, Queue, Random } from "effect"
+import { Cause, Effect, Queue, Random } from "effect"
 import type { ExecutionResult, RunOptions } from "../Compiler.ts"
 import {
   type ErrorInfo,
@@ -44,17 +44,29 @@ type Completion =
       readonly failure: NodeFailure | undefined
     }
 
+const OUT_PORTS: ReadonlyArray<string> = Object.freeze(["out"])
+
 // Edge states: 0 pending (the initial value of the array), 1 carries a value, 2 dead.
 const EDGE_VALUE = 1
 const EDGE_DEAD = 2
 
+const META_NULL = Object.freeze({ type: "null" })
+const META_OBJECT = Object.freeze({ type: "object" })
+const META_OTHER: Record<string, unknown> = {
+  number: Object.freeze({ type: "number" }),
+  boolean: Object.freeze({ type: "boolean" }),
+  undefined: Object.freeze({ type: "undefined" }),
+  bigint: Object.freeze({ type: "bigint" })
+}
+
+// `metadata` must stay cheap (it runs twice per node): the type, and the length of arrays and strings.
 const snapshot = (policy: FlowEventsShape["snapshots"], value: unknown): unknown => {
   if (policy === "full") return value
-  if (value === null) return { type: "null" }
+  if (value === null) return META_NULL
   if (Array.isArray(value)) return { type: "array", length: value.length }
-  if (typeof value === "object") return { type: "object", keys: Object.keys(value as object).length }
+  if (typeof value === "object") return META_OBJECT
   if (typeof value === "string") return { type: "string", length: value.length }
-  return { type: typeof value }
+  return META_OTHER[typeof value] ?? { type: typeof value }
 }
 
 class Execution {
@@ -244,137 +256,193 @@ const dynamicPortsOf = (node: PlanNode): ReadonlyArray<string> => {
   return ports
 }
 
-/** Runs one node to completion: input check, attempts with retry and timeout, events. Never fails. */
-const invoke = (exec: Execution, node: PlanNode, rawInput: unknown): Effect.Effect<Completion, never, unknown> =>
-  Effect.gen(function* () {
-    const plan = exec.plan
-    const definition = node.definition
-    let input = rawInput
-    if (node.checkInput) {
-      const decoded = Validation.decode(definition.input, rawInput)
-      if (decoded._tag === "Invalid") {
-        const issue = decoded.issues[0]!
-        return {
-          _tag: "Failed",
-          node,
-          failure: undefined,
-          error: new InputInvalid({
-            flowId: plan.flowId,
-            executionId: exec.executionId,
-            nodeId: node.id,
-            port: "in",
-            path: issue.path,
-            problem: decoded.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
-          })
-        } satisfies Completion
-      }
-      input = decoded.value
-    }
-    const maxAttempts = node.retry?.maxAttempts ?? 1
-    const events = exec.events
-    for (let attempt = 1; ; attempt++) {
-      const startedAt = performance.now()
-      if (events.enabled) {
-        exec.emit({
-          _tag: "NodeStarted",
-          ...exec.nextEvent(),
-          nodeId: node.id,
-          nodeType: definition.type,
-          attempt,
-          ...(events.snapshots === "none" ? {} : { input: snapshot(events.snapshots, input) })
-        })
-      }
-      const context: NodeContext = {
-        executionId: exec.executionId,
-        flowId: plan.flowId,
-        flowVersion: plan.flowVersion,
-        nodeId: node.id,
-        nodeType: definition.type,
-        attempt,
+/** What a node sees of its execution; one small object per attempt, methods on the prototype. */
+class AttemptContext implements NodeContext {
+  readonly #exec: Execution
+  readonly #node: PlanNode
+  readonly attempt: number
+
+  constructor(exec: Execution, node: PlanNode, attempt: number) {
+    this.#exec = exec
+    this.#node = node
+    this.attempt = attempt
+  }
+  get executionId() {
+    return this.#exec.executionId
+  }
+  get flowId() {
+    return this.#exec.plan.flowId
+  }
+  get flowVersion() {
+    return this.#exec.plan.flowVersion
+  }
+  get nodeId() {
+    return this.#node.id
+  }
+  get nodeType() {
+    return this.#node.definition.type
+  }
+  get trigger() {
+    return this.#exec.trigger
+  }
+  get variables() {
+    return this.#exec.variables
+  }
+  setVariable(name: string, value: unknown) {
+    this.#exec.variables[name] = value
+  }
+  outputOf(nodeId: string, port?: string) {
+    return this.#exec.outputOf(nodeId, port)
+  }
+  reply(reply: Reply) {
+    if (this.#exec.reply !== undefined) return false
+    this.#exec.reply = reply
+    return true
+  }
+  runSubflow(subInput: unknown): Effect.Effect<unknown, unknown> {
+    const node = this.#node
+    const exec = this.#exec
+    if (node.subplan === undefined) return Effect.die(new Error(`node "${node.id}" has no sub-flow`))
+    // The sub-flow's nodes come from the same registry: the services they need are the parent's.
+    return Effect.map(
+      runPlan(node.subplan, subInput, {
+        parent: { executionId: exec.executionId, nodeId: node.id },
         trigger: exec.trigger,
-        variables: exec.variables,
-        setVariable: (name, value) => {
-          exec.variables[name] = value
-        },
-        outputOf: (nodeId, port) => exec.outputOf(nodeId, port),
-        reply: (reply) => {
-          if (exec.reply !== undefined) return false
-          exec.reply = reply
-          return true
-        },
-        runSubflow: (subInput) =>
-          node.subplan === undefined
-            ? Effect.die(new Error(`node "${node.id}" has no sub-flow`))
-            : // The sub-flow's nodes come from the same registry: the services they need are the parent's.
-              (Effect.map(
-                runPlan(node.subplan, subInput, {
-                  parent: { executionId: exec.executionId, nodeId: node.id },
-                  trigger: exec.trigger,
-                  variables: exec.variables
-                }),
-                (result) => result.output
-              ) as Effect.Effect<unknown, unknown>)
-      }
-      let effect: Effect.Effect<unknown, unknown, unknown>
-      try {
-        effect = definition.run(input, node.config, context)
-      } catch (thrown) {
-        effect = Effect.die(thrown)
-      }
-      if (node.timeoutMs !== undefined) {
-        const timeoutMs = node.timeoutMs
-        effect = Effect.timeoutOrElse(effect, {
-          duration: timeoutMs,
-          orElse: () => Effect.fail(new NodeTimeout({ nodeId: node.id, timeoutMs, retryable: true }))
-        })
-      }
-      const exit = yield* Effect.exit(effect)
+        variables: exec.variables
+      }),
+      (result) => result.output
+    ) as Effect.Effect<unknown, unknown>
+  }
+}
+
+/** Runs one node to completion: input check, attempts with retry and timeout, events. Never fails. */
+const invoke = (exec: Execution, node: PlanNode, rawInput: unknown): Effect.Effect<Completion, never, unknown> => {
+  if (!node.checkInput) return attempt(exec, node, rawInput, 1)
+  const decoded = Validation.decode(node.definition.input, rawInput)
+  if (decoded._tag === "Valid") return attempt(exec, node, decoded.value, 1)
+  const issue = decoded.issues[0]!
+  return Effect.succeed({
+    _tag: "Failed",
+    node,
+    failure: undefined,
+    error: new InputInvalid({
+      flowId: exec.plan.flowId,
+      executionId: exec.executionId,
+      nodeId: node.id,
+      port: "in",
+      path: issue.path,
+      problem: decoded.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
+    })
+  })
+}
+
+// Written with combinators, not Effect.gen: this runs once per node and a generator costs microseconds.
+const attempt = (
+  exec: Execution,
+  node: PlanNode,
+  input: unknown,
+  n: number
+): Effect.Effect<Completion, never, unknown> => {
+  const definition = node.definition
+  const events = exec.events
+  const startedAt = performance.now()
+  if (events.enabled) {
+    // Built as one literal (no spread): this runs twice per node.
+    const seq = exec.seq++
+    const event: FlowEvent = {
+      _tag: "NodeStarted",
+      eventId: `${exec.executionId}:${seq}`,
+      seq,
+      executionId: exec.executionId,
+      flowId: exec.plan.flowId,
+      flowVersion: exec.plan.flowVersion,
+      at: Date.now(),
+      nodeId: node.id,
+      nodeType: definition.type,
+      attempt: n
+    }
+    if (events.snapshots !== "none") (event as { input?: unknown }).input = snapshot(events.snapshots, input)
+    exec.emit(event)
+  }
+  const context = new AttemptContext(exec, node, n)
+  const bare = definition.runValue !== undefined
+  let effect: Effect.Effect<unknown, unknown, unknown>
+  try {
+    effect = bare ? definition.runValue!(input, node.config, context) : definition.run(input, node.config, context)
+  } catch (thrown) {
+    effect = Effect.die(thrown)
+  }
+  if (node.timeoutMs !== undefined) {
+    const timeoutMs = node.timeoutMs
+    effect = Effect.timeoutOrElse(effect, {
+      duration: timeoutMs,
+      orElse: () => Effect.fail(new NodeTimeout({ nodeId: node.id, timeoutMs, retryable: true }))
+    })
+  }
+  return Effect.matchCauseEffect(effect, {
+    onSuccess: (value): Effect.Effect<Completion> => {
       const durationMs = performance.now() - startedAt
-      if (Exit.isSuccess(exit)) {
-        const emitted = normalizeEmission(node, exit.value)
-        if (typeof emitted !== "string") {
-          if (events.enabled) {
-            exec.emit({
-              _tag: "NodeSucceeded",
-              ...exec.nextEvent(),
-              nodeId: node.id,
-              nodeType: definition.type,
-              attempt,
-              durationMs,
-              ports: emitted.map((e) => e.port),
-              ...(events.snapshots === "none"
-                ? {}
-                : { output: snapshot(events.snapshots, emitted.length === 1 ? emitted[0]!.value : emitted) })
-            })
-          }
-          return { _tag: "Succeeded", node, emitted } satisfies Completion
-        }
-        return yield* failed(
+      const emitted = bare ? [{ port: "out", value }] : normalizeEmission(node, value)
+      if (typeof emitted === "string") {
+        return failed(
           exec,
           node,
           input,
-          attempt,
+          n,
           durationMs,
           new NodeDefect({ nodeId: node.id, defect: emitted, retryable: false }),
           false
         )
       }
-      if (Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
-      const error = errorOfCause(exit.cause, node)
+      if (events.enabled) {
+        const seq = exec.seq++
+        const event: FlowEvent = {
+          _tag: "NodeSucceeded",
+          eventId: `${exec.executionId}:${seq}`,
+          seq,
+          executionId: exec.executionId,
+          flowId: exec.plan.flowId,
+          flowVersion: exec.plan.flowVersion,
+          at: Date.now(),
+          nodeId: node.id,
+          nodeType: definition.type,
+          attempt: n,
+          durationMs,
+          ports: emitted.length === 1 && emitted[0]!.port === "out" ? OUT_PORTS : emitted.map((e) => e.port)
+        }
+        if (events.snapshots !== "none") {
+          ;(event as { output?: unknown }).output = snapshot(
+            events.snapshots,
+            emitted.length === 1 ? emitted[0]!.value : emitted
+          )
+        }
+        exec.emit(event)
+      }
+      return Effect.succeed({ _tag: "Succeeded", node, emitted })
+    },
+    onFailure: (cause): Effect.Effect<Completion, never, unknown> => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
+      const durationMs = performance.now() - startedAt
+      const error = errorOfCause(cause, node)
       let retryable = false
       try {
         retryable = definition.isRetryable(error)
       } catch {
         retryable = false
       }
-      const willRetry = retryable && attempt < maxAttempts
-      if (!willRetry) return yield* failed(exec, node, input, attempt, durationMs, error, false)
-      yield* failed(exec, node, input, attempt, durationMs, error, true)
-      let delay = backoffMillis(node.retry!, attempt)
-      if (node.retry!.jitter !== false) delay = Math.round(delay * (yield* Random.next))
-      if (delay > 0) yield* Effect.sleep(delay)
+      if (!retryable || n >= (node.retry?.maxAttempts ?? 1))
+        return failed(exec, node, input, n, durationMs, error, false)
+      const delay = backoffMillis(node.retry!, n)
+      return failed(exec, node, input, n, durationMs, error, true).pipe(
+        Effect.andThen(
+          node.retry!.jitter === false ? Effect.succeed(delay) : Effect.map(Random.next, (r) => Math.round(delay * r))
+        ),
+        Effect.flatMap((wait: number) => (wait > 0 ? Effect.sleep(wait) : Effect.void)),
+        Effect.andThen(Effect.suspend(() => attempt(exec, node, input, n + 1)))
+      )
     }
   })
+}
 
 const failed = (
   exec: Execution,
@@ -429,50 +497,76 @@ const apply = (exec: Execution, completion: Completion): FlowErrorValue | undefi
   return completion.error
 }
 
-const walk = (exec: Execution): Effect.Effect<void, FlowErrorValue, unknown> =>
-  Effect.gen(function* () {
-    const plan = exec.plan
-    let running = 0
-    let done: Queue.Queue<Completion> | undefined
-    while (true) {
-      while (exec.ready.length > 0 && running < plan.concurrency) {
-        const { node, input, skip } = exec.ready.shift()!
-        if (skip) {
-          exec.skip(node)
-          continue
-        }
-        if (++exec.steps > plan.maxSteps) {
-          return yield* new MaxStepsExceeded({
-            flowId: plan.flowId,
-            executionId: exec.executionId,
-            maxSteps: plan.maxSteps,
-            nodeId: node.id
-          })
-        }
-        if (running === 0 && exec.ready.length === 0) {
-          // The common linear case: nothing else can run, so run inline instead of forking.
-          const error = apply(exec, yield* invoke(exec, node, input))
-          if (error !== undefined) return yield* Effect.fail(error)
-          continue
-        }
-        done ??= yield* Queue.unbounded<Completion>()
-        const queue = done
-        running++
-        yield* Effect.forkChild(
-          Effect.flatMap(invoke(exec, node, input), (c) => Queue.offer(queue, c)),
-          {
-            startImmediately: true
-          }
-        )
-      }
-      if (running === 0) return
-      const completion = yield* Queue.take(done!)
-      running--
-      const error = apply(exec, completion)
-      // Returning fails this fiber; its forked children (other running nodes) are interrupted with it.
-      if (error !== undefined) return yield* Effect.fail(error)
+interface WalkState {
+  running: number
+  done: Queue.Queue<Completion> | undefined
+}
+
+/**
+ * Drives the execution until nothing is ready or running. Written as a loop of combinators, not a
+ * generator: it runs once per node. A lone ready node runs inline; several are forked as children of this
+ * fiber, so failing here interrupts the ones still running.
+ */
+const walk = (exec: Execution, state: WalkState): Effect.Effect<void, FlowErrorValue, unknown> => {
+  const plan = exec.plan
+  let launch: Array<{ readonly node: PlanNode; readonly input: unknown }> | undefined
+  while (exec.ready.length > 0 && state.running + (launch?.length ?? 0) < plan.concurrency) {
+    const { node, input, skip } = exec.ready.shift()!
+    if (skip) {
+      exec.skip(node)
+      continue
     }
+    if (++exec.steps > plan.maxSteps) {
+      return Effect.fail(
+        new MaxStepsExceeded({
+          flowId: plan.flowId,
+          executionId: exec.executionId,
+          maxSteps: plan.maxSteps,
+          nodeId: node.id
+        })
+      )
+    }
+    if (state.running === 0 && launch === undefined && exec.ready.length === 0) {
+      // The common linear case: nothing else can run, so run inline instead of forking.
+      return Effect.flatMap(invoke(exec, node, input), (completion) => {
+        const error = apply(exec, completion)
+        return error === undefined ? walk(exec, state) : Effect.fail(error)
+      })
+    }
+    launch ??= []
+    launch.push({ node, input })
+  }
+  if (launch !== undefined) {
+    const toLaunch = launch
+    state.running += toLaunch.length
+    const fork = (queue: Queue.Queue<Completion>) =>
+      Effect.forEach(
+        toLaunch,
+        ({ node, input }) =>
+          Effect.forkChild(
+            Effect.flatMap(invoke(exec, node, input), (c) => Queue.offer(queue, c)),
+            {
+              startImmediately: true
+            }
+          ),
+        { discard: true }
+      )
+    const queued =
+      state.done === undefined
+        ? Effect.flatMap(Queue.unbounded<Completion>(), (queue) => {
+            state.done = queue
+            return fork(queue)
+          })
+        : fork(state.done)
+    return Effect.flatMap(queued, () => walk(exec, state))
+  }
+  if (state.running === 0) return Effect.void
+  return Effect.flatMap(Queue.take(state.done!), (completion) => {
+    state.running--
+    const error = apply(exec, completion)
+    return error === undefined ? walk(exec, state) : Effect.fail(error)
   })
+}
 
 /** Runs a plan for one execution. */
 export const runPlan = (
@@ -480,8 +574,7 @@ export const runPlan = (
   input: unknown,
   options: RunOptions
 ): Effect.Effect<ExecutionResult, FlowErrorValue, unknown> =>
-  Effect.gen(function* () {
-    const events = yield* FlowEvents
+  Effect.flatMap(Effect.service(FlowEvents), (events) => {
     const executionId = options.executionId ?? crypto.randomUUID()
     const exec = new Execution(plan, executionId, events, options, options.trigger ?? input)
     if (events.enabled) {
@@ -498,7 +591,7 @@ export const runPlan = (
     }
     if (options.startAt !== undefined) {
       const node = plan.nodes.find((n) => n.id === options.startAt!.nodeId)
-      if (node === undefined) return yield* Effect.die(new Error(`startAt: unknown node "${options.startAt.nodeId}"`))
+      if (node === undefined) return Effect.die(new Error(`startAt: unknown node "${options.startAt.nodeId}"`))
       exec.ready.push({ node, input: options.startAt.input, skip: false })
     } else {
       for (const e of plan.inputEdges) exec.resolve(e, EDGE_VALUE, input)
@@ -515,29 +608,32 @@ export const runPlan = (
         ...(output === undefined || events.snapshots === "none" ? {} : { output: snapshot(events.snapshots, output) })
       })
     }
-    const outcome = yield* walk(exec).pipe(
+    return walk(exec, { running: 0, done: undefined }).pipe(
       Effect.timeoutOrElse({
         duration: plan.timeoutMs,
         orElse: () => Effect.fail(new FlowTimeout({ flowId: plan.flowId, executionId, timeoutMs: plan.timeoutMs }))
       }),
-      Effect.exit
+      Effect.matchCauseEffect({
+        onSuccess: (): Effect.Effect<ExecutionResult> => {
+          const output = exec.result()
+          finish("succeeded", undefined, output)
+          return Effect.succeed({
+            executionId,
+            output,
+            reply: exec.reply,
+            steps: exec.steps,
+            durationMs: Date.now() - exec.started
+          })
+        },
+        onFailure: (cause): Effect.Effect<never, FlowErrorValue> => {
+          if (Cause.hasInterruptsOnly(cause)) {
+            finish("interrupted")
+            return Effect.interrupt
+          }
+          const error = Cause.findError(cause)
+          finish("failed", error._tag === "Success" ? error.success : Cause.squash(cause))
+          return Effect.failCause(cause)
+        }
+      })
     )
-    if (Exit.isSuccess(outcome)) {
-      const output = exec.result()
-      finish("succeeded", undefined, output)
-      return {
-        executionId,
-        output,
-        reply: exec.reply,
-        steps: exec.steps,
-        durationMs: Date.now() - exec.started
-      }
-    }
-    if (Cause.hasInterruptsOnly(outcome.cause)) {
-      finish("interrupted")
-      return yield* Effect.interrupt
-    }
-    const error = Cause.findError(outcome.cause)
-    finish("failed", error._tag === "Success" ? error.success : Cause.squash(outcome.cause))
-    return yield* Effect.failCause(outcome.cause as Cause.Cause<FlowErrorValue>)
   })
