@@ -5,8 +5,9 @@
  * trivial work (`{ x: v.x + 1 }`). Baselines: (a) the steps as one `Effect.gen`, (b) plain async functions.
  * Events are on (a subscriber counting them, metadata snapshots). Reports the median of several samples.
  */
-import { Effect, Schema } from "effect"
+
 import { Compiler, FlowEvents, Node, Registry } from "@jsonflow/core"
+import { Effect, Schema } from "effect"
 
 const STEPS = 10
 const EXECUTIONS = Number(process.env.BENCH_EXECUTIONS ?? 20_000)
@@ -30,7 +31,10 @@ const sum = Node.define({
 })
 const registry = Registry.make(inc, sum)
 
-const edge = (from: string, to: string, toPort = "in") => ({ from: { node: from, port: "out" }, to: { node: to, port: toPort } })
+const edge = (from: string, to: string, toPort = "in") => ({
+  from: { node: from, port: "out" },
+  to: { node: to, port: toPort }
+})
 const ids = Array.from({ length: STEPS }, (_, i) => `n${i}`)
 const linearIr = {
   id: "linear",
@@ -120,8 +124,13 @@ const shapes = [
 ]
 
 // Correctness first: the engine must compute what the hand-written code computes.
-const check = await Effect.runPromise(Effect.all([linear.run(input), fan.run(input), handLinear(input), handFan(input)]))
-if (JSON.stringify(check[0].output) !== JSON.stringify(check[2]) || JSON.stringify(check[1].output) !== JSON.stringify(check[3])) {
+const check = await Effect.runPromise(
+  Effect.all([linear.run(input), fan.run(input), handLinear(input), handFan(input)])
+)
+if (
+  JSON.stringify(check[0].output) !== JSON.stringify(check[2]) ||
+  JSON.stringify(check[1].output) !== JSON.stringify(check[3])
+) {
   throw new Error(`engine and hand-written results differ: ${JSON.stringify(check)}`)
 }
 
