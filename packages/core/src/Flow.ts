@@ -55,6 +55,25 @@ export type Ports<I, H> = { readonly $input: Port<I> } & { readonly [K in keyof 
 /** Where a node's input comes from: one port, or several (the first active one is used). */
 export type Source<A> = Port<A> | ReadonlyArray<Port<A>>
 
+/** Shown in the compile error when a wiring does not fit: what the port emits and what the node takes. */
+export interface PortMismatch<Upstream, Input> {
+  readonly "the upstream port's type does not fit this node's input": {
+    readonly upstream: Upstream
+    readonly input: Input
+  }
+}
+
+/** `andThen`'s check: the flow input (first node) or the last node's `out` must fit the new node's input. */
+export type AndThenCheck<I, Last, In> = [Last] extends [undefined]
+  ? [I] extends [In]
+    ? unknown
+    : PortMismatch<I, In>
+  : Last extends { readonly out: infer A }
+    ? [A] extends [In]
+      ? unknown
+      : PortMismatch<A, In>
+    : { readonly "the node added last has no `out` port: use .node(id, def, config, (p) => p.<node>.<port>)": never }
+
 /** Per-node policies. */
 export interface NodeOptions {
   readonly retry?: Ir.RetryPolicy
@@ -190,10 +209,9 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
    * ```
    */
   andThen<const Id extends string, T extends string, C, In, O extends Node.Ports, E, R2>(
-    this: FlowBuilder<I, H, R, Last extends undefined ? { readonly out: In } : Last & { readonly out: In }>,
     id: Id,
     definition: Node.Definition<T, C, In, O, E, R2>,
-    config: NoInfer<C>,
+    config: NoInfer<C> & AndThenCheck<I, Last, NoInfer<In>>,
     options?: NodeOptions
   ): FlowBuilder<I, H & { readonly [K in Id]: O }, R | R2, O> {
     const last = this.#state.last

@@ -102,3 +102,28 @@ Flow.make({ id: "sw2" })
   .switch("route", (p) => p.rows.out, { many: { path: "", op: "notEmpty" } })
   // @ts-expect-error there is no case "few"
   .node("sumFew", total, { currency: "EUR" }, (p) => p.route.few)
+
+// andThen on a fresh builder checks the flow input; inside a forEach body, the element type.
+export const perBatch = Flow.make({ id: "per-batch", input: Schema.Array(Schema.Array(Row)) })
+  .forEach(
+    "sums",
+    (p) => p.$input,
+    (batch) => batch.andThen("sum", total, { currency: "EUR" })
+  )
+  .build()
+export type PerBatchOutput = Expect<
+  Equals<OutputOf<typeof perBatch>, ReadonlyArray<{ readonly total: number; readonly currency: string }>>
+>
+Flow.make({ id: "per-row-bad", input: Schema.Array(Row) }).forEach(
+  "loud",
+  (p) => p.$input,
+  // @ts-expect-error a row does not fit shout's input (string)
+  (row) => row.andThen("shout", shout, {})
+)
+// @ts-expect-error the flow input (number) does not fit shout's input (string)
+Flow.make({ id: "first-bad", input: Schema.Number }).andThen("shout", shout, {})
+Flow.make({ id: "after-switch" })
+  .andThen("rows", fetchRows, {})
+  .switch("route", (p) => p.rows.out, { many: { path: "", op: "notEmpty" } })
+  // @ts-expect-error a switch has no `out` port to chain from
+  .andThen("sum", total, { currency: "EUR" })
