@@ -9,8 +9,12 @@ import { readFileSync, writeFileSync } from "node:fs"
 const file = new URL("../package-lock.json", import.meta.url)
 const lock = JSON.parse(readFileSync(file, "utf8"))
 const packages = lock.packages
-const osOf = (name) => ["darwin", "linux", "win32", "android", "freebsd", "openbsd", "sunos", "aix"].find((os) => name.includes(os))
-const cpuOf = (name) => ["arm64", "x64", "ia32", "arm", "ppc64", "s390x", "riscv64", "loong64"].find((cpu) => new RegExp(`[-_]${cpu}(\\b|-|_)`).test(name))
+const osOf = (name) =>
+  ["darwin", "linux", "win32", "android", "freebsd", "openbsd", "sunos", "aix"].find((os) => name.includes(os))
+const cpuOf = (name) =>
+  ["arm64", "x64", "ia32", "arm", "ppc64", "s390x", "riscv64", "loong64"].find((cpu) =>
+    new RegExp(`[-_]${cpu}(\\b|-|_)`).test(name)
+  )
 const added = []
 for (const [path, entry] of Object.entries(packages)) {
   for (const [name, version] of Object.entries(entry.optionalDependencies ?? {})) {
@@ -31,7 +35,9 @@ for (const [path, entry] of Object.entries(packages)) {
   }
 }
 if (added.length > 0) {
-  lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))))
+  lock.packages = Object.fromEntries(
+    Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)))
+  )
   writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`)
   console.log(`complete-lockfile: added ${added.join(", ")}`)
 }
