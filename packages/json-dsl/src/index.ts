@@ -1,1 +1,23 @@
-export {}
+/**
+ * `@jsonflow/json-dsl`: the canonical JSON format of flows (load, save, migrate, JSON Schema), the nFlow
+ * designer importer, and the Mermaid and TypeScript views of a flow.
+ *
+ * @module @jsonflow/json-dsl
+ */
+
+/** The text layout of canonical files. */
+export * as CanonicalJson from "./CanonicalJson.ts"
+/** The canonical format's Schemas. */
+export * as Dsl from "./Dsl.ts"
+/** Reading text, bytes or values with size, depth and syntax guards. */
+export * as Input from "./Input.ts"
+/** A guarded JSON parser with duplicate-key detection and locations. */
+export * as JsonText from "./JsonText.ts"
+/** Loading a canonical flow: the IR or every problem. */
+export * as Load from "./Load.ts"
+/** Reading older versions of the format. */
+export * as Migrations from "./Migrations.ts"
+/** Problems with JSON Pointers into the file. */
+export * as Problem from "./Problem.ts"
+/** Writing a flow as a canonical file. */
+export * as Save from "./Save.ts"
