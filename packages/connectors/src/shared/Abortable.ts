@@ -1,0 +1,115 @@
+/**
+ * One place where connectors turn a promise-returning client call into an `Effect` that really stops the
+ * I/O: the call receives an `AbortSignal` that fires on the per-call deadline **and** on fiber interruption,
+ * and interruption waits until the call has settled, so a cancelled request or query has released its
+ * socket or connection by the time the interrupted fiber finishes.
+ *
+ * @module Abortable
+ */
+import { Effect } from "effect"
+
+/** The abort reason used when the deadline passes; lets `onError` callers tell a timeout from other aborts. */
+export class DeadlineExceeded extends Error {
+  readonly timeoutMs: number
+  constructor(timeoutMs: number) {
+    super(`deadline of ${timeoutMs} ms exceeded`)
+    this.name = "DeadlineExceeded"
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** The abort reason used when the fiber running the call is interrupted. */
+export class Interrupted extends Error {
+  constructor() {
+    super("interrupted")
+    this.name = "Interrupted"
+  }
+}
+
+export interface AbortableOptions<A, E> {
+  /** Starts the call; it must stop its I/O when `signal` aborts (pass it on to undici, call `query.cancel()`, ...). */
+  readonly run: (signal: AbortSignal) => PromiseLike<A>
+  /** Deadline for the whole call in milliseconds; absent or 0 means none. */
+  readonly timeoutMs?: number | undefined
+  /** The typed error for a call that ran past `timeoutMs`. */
+  readonly onTimeout: (timeoutMs: number) => E
+  /** The typed error for any other failure of the call. */
+  readonly onError: (cause: unknown) => E
+  /**
+   * How long an aborted call may take to settle (default 5000 ms): interruption waits that long at most,
+   * and a call that ignores its deadline's abort fails with `onTimeout` after that much more.
+   */
+  readonly settleTimeoutMs?: number
+}
+
+const settle = (promise: PromiseLike<unknown>, maxMs: number): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, maxMs)
+    const done = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    promise.then(done, done)
+  })
+
+/**
+ * Runs `run(signal)` as an Effect with a deadline and real cancellation.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { abortable } from "../shared/Abortable.ts"
+ *
+ * const get = (url: string) =>
+ *   abortable({
+ *     run: (signal) => fetch(url, { signal }).then((r) => r.text()),
+ *     timeoutMs: 5_000,
+ *     onTimeout: (ms) => ({ _tag: "Timeout", ms, retryable: true }) as const,
+ *     onError: (cause) => ({ _tag: "Failed", cause, retryable: false }) as const
+ *   })
+ * ```
+ */
+export const abortable = <A, E>(options: AbortableOptions<A, E>): Effect.Effect<A, E> =>
+  Effect.callback<A, E>((resume) => {
+    const controller = new AbortController()
+    const timeoutMs = options.timeoutMs ?? 0
+    let timedOut = false
+    const settleMs = options.settleTimeoutMs ?? 5_000
+    let fallback: ReturnType<typeof setTimeout> | undefined
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true
+            controller.abort(new DeadlineExceeded(timeoutMs))
+            // A call that ignores the abort still times out, a little later.
+            fallback = setTimeout(() => resume(Effect.fail(options.onTimeout(timeoutMs))), settleMs)
+          }, timeoutMs)
+        : undefined
+    let promise: PromiseLike<A>
+    try {
+      promise = options.run(controller.signal)
+    } catch (cause) {
+      clearTimeout(timer)
+      resume(Effect.fail(options.onError(cause)))
+      return
+    }
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        clearTimeout(fallback)
+        resume(Effect.succeed(value))
+      },
+      (cause: unknown) => {
+        clearTimeout(timer)
+        clearTimeout(fallback)
+        resume(Effect.fail(timedOut ? options.onTimeout(timeoutMs) : options.onError(cause)))
+      }
+    )
+    // Runs on interruption: abort, then wait for the call to let go of its socket/connection.
+    return Effect.promise(() => {
+      clearTimeout(timer)
+      clearTimeout(fallback)
+      controller.abort(new Interrupted())
+      return settle(promise, settleMs)
+    })
+  })
