@@ -1,0 +1,19 @@
+/**
+ * `@jsonflow/connectors/http`: the HTTP connector (undici). The {@link HttpClient} service and its layer,
+ * the `http.request` node type, its typed errors and the SSRF guard.
+ *
+ * @module http
+ */
+export * from "./Body.ts"
+export * as HttpClient from "./HttpClient.ts"
+export * from "./HttpErrors.ts"
+export {
+  HttpAuth,
+  HttpRequestConfig,
+  HttpRequestInput,
+  HttpResponseValue,
+  request,
+  statusError,
+  toRequest
+} from "./HttpRequestNode.ts"
+export { type AddressClass, classifyAddress, makeGuard, type SsrfOptions } from "./SsrfGuard.ts"
