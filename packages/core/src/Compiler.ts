@@ -252,28 +252,17 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
     const fromIsInput = edge.from.node === Ir.INPUT_NODE
     const from = fromIsInput ? -1 : indexOf.get(edge.from.node)
     const to = indexOf.get(edge.to.node)
-    let ok = true
-    if (from === undefined) {
-      ok = false
+    for (const [end, index] of [["from", from] as const, ["to", to] as const]) {
+      if (index !== undefined) continue
       problem(context, {
         severity: "error",
         code: "dangling-edge",
-        message: `edge from unknown node "${edge.from.node}"`,
-        path: `${at}/from/node`,
-        nodeId: edge.from.node
+        message: `edge ${end} unknown node "${edge[end].node}"`,
+        path: `${at}/${end}/node`,
+        nodeId: edge[end].node
       })
     }
-    if (to === undefined) {
-      ok = false
-      problem(context, {
-        severity: "error",
-        code: "dangling-edge",
-        message: `edge to unknown node "${edge.to.node}"`,
-        path: `${at}/to/node`,
-        nodeId: edge.to.node
-      })
-    }
-    if (!ok || from === undefined || to === undefined) return
+    if (from === undefined || to === undefined) return
     // Source port
     if (fromIsInput) {
       if (edge.from.port !== Ir.OUT_PORT) {
