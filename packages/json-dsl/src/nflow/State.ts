@@ -83,13 +83,13 @@ const isBreak = (payload: unknown) => isObject(payload) && (payload.break === tr
  * payload back to the session, applies the first reply (unless detached), then continues on the chosen port
  * if it is one of `ports`, else ends this path (nFlow: an output that does not exist ends the flow).
  */
-export const step = <P extends string>(
+export const step = <P extends string, R = never>(
   input: State,
   context: Node.NodeContext,
   ports: ReadonlyArray<P>,
   originalId: string,
-  body: (payload: Payload, request: HttpRequest.HttpRequest) => Effect.Effect<Outcome, unknown>
-): Effect.Effect<ReadonlyArray<{ readonly port: P; readonly value: State }>> =>
+  body: (payload: Payload, request: HttpRequest.HttpRequest) => Effect.Effect<Outcome, unknown, R>
+): Effect.Effect<ReadonlyArray<{ readonly port: P; readonly value: State }>, never, R> =>
   Effect.suspend(() => {
     const payload = assignSafe(assignSafe({}, isObject(input.payload) ? input.payload : {}), input.session)
     const request = requestOf(context)

@@ -1,0 +1,95 @@
+/**
+ * `nflow.js`: an nFlow code box. Its config carries the box's code (inline, or a custom box's module),
+ * its output ports (`output_1..N`) and its designer fields (`nflow_data`). Each step wraps the code with
+ * {@link contract.scriptSource} and runs it through a {@link ScriptRunner} (the isolated-vm sandbox in
+ * production), then applies what the script decided: the new payload, the port in `next` (a port the box
+ * does not have ends the flow, as in nFlow), the first reply and the headers it set. A script that throws
+ * answers 500 `{ message, actor }` like nflow-runtime.
+ *
+ * @module nflow/JsNode
+ */
+import { Node } from "@jsonflow/core"
+import { Effect, Schema } from "effect"
+import * as contract from "./contract.ts"
+import * as State from "./State.ts"
+
+/** The node type name. */
+export const TYPE = "nflow.js"
+
+/** Config of an `nflow.js` node. */
+export const NflowJsConfig = Schema.Struct({
+  /** The box's id in the export (`current_box`). */
+  id: Schema.String,
+  /** The script: defines `function main()`. */
+  code: Schema.String,
+  /** Output ports, `output_1..N`. */
+  ports: Schema.Array(Schema.String),
+  /** The box's fields, as the script reads them in `nflow_data`. */
+  data: Schema.Record(Schema.String, Schema.Unknown),
+  /** First target of each output port by export id (`__outputs`). */
+  outputs: Schema.Record(Schema.String, Schema.String),
+  /** The designer module (tab) name (`__flow_name`). */
+  flowName: Schema.String,
+  /** The custom box whose module supplied `code`, if any. */
+  module: Schema.optionalKey(Schema.String)
+})
+export type NflowJsConfig = typeof NflowJsConfig.Type
+
+/** Runs a sandbox script (`export default function (input)`) on a JSON input; resolves to its JSON result. */
+export interface ScriptRunner<R = never> {
+  readonly run: (
+    source: string,
+    input: unknown,
+    context: { readonly nodeId: string; readonly executionId: string }
+  ) => Effect.Effect<unknown, unknown, R>
+}
+
+const outputs = { output_1: State.State }
+
+/**
+ * The `nflow.js` node type running scripts through `runner`.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@jsonflow/core"
+ * import { Nflow } from "@jsonflow/json-dsl"
+ * const registry = Registry.make(Nflow.JsNode.make(runner))
+ * ```
+ */
+export const make = <R>(runner: ScriptRunner<R>) =>
+  Node.define({
+    type: TYPE,
+    description:
+      "nFlow JS box: runs the box's script (function main, payload, next, nflow_data, c.JSON, ...) in the sandbox.",
+    config: NflowJsConfig,
+    input: State.State,
+    outputs,
+    dynamicPorts: (config) => config.ports,
+    run: (input, config, context) => {
+      const source = contract.scriptSource(config.code)
+      return State.step(input, context, config.ports, config.id, (payload, request) =>
+        Effect.map(
+          runner.run(
+            source,
+            contract.scriptInput({
+              payload,
+              request,
+              box: config.id,
+              prev: input.prev,
+              data: config.data,
+              outputs: config.outputs,
+              flowName: config.flowName,
+              executionId: context.executionId
+            }),
+            { nodeId: context.nodeId, executionId: context.executionId }
+          ),
+          contract.readResult
+        )
+      ) as Effect.Effect<ReadonlyArray<{ readonly port: "output_1"; readonly value: State.State }>, never, R>
+    }
+  })
+
+/** The same node type without a runner: for validating imports (running it fails). */
+export const definitionForValidation = make({
+  run: () => Effect.fail(new Error("nflow.js needs a script runner: build the registry with Nflow.registry(runner)"))
+})
