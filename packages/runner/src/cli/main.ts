@@ -6,7 +6,32 @@
 import type { Command, Io } from "./Command.ts"
 
 // Each command module is loaded only when used, so `jsonflow validate` never loads isolated-vm.
-const commands: Record<string, { readonly summary: string; readonly load: () => Promise<Command> }> = {}
+const commands: Record<string, { readonly summary: string; readonly load: () => Promise<Command> }> = {
+  validate: {
+    summary: "Check flow files (canonical or nFlow export)",
+    load: async () => (await import("./commands/validate.ts")).command
+  },
+  run: {
+    summary: "Run one execution of a flow and print the result as JSON",
+    load: async () => (await import("./commands/run.ts")).command
+  },
+  graph: {
+    summary: "Print a Mermaid flowchart of a flow",
+    load: async () => (await import("./commands/graph.ts")).command
+  },
+  "import-nflow": {
+    summary: "Convert an nFlow designer export into canonical flow files",
+    load: async () => (await import("./commands/import-nflow.ts")).command
+  },
+  catalog: {
+    summary: "Print the node catalog (JSON Schema of configs and ports)",
+    load: async () => (await import("./commands/catalog.ts")).command
+  },
+  eject: {
+    summary: "Print TypeScript builder code for a JSON flow",
+    load: async () => (await import("./commands/eject.ts")).command
+  }
+}
 
 const processIo: Io = {
   stdout: (text) => process.stdout.write(text),
