@@ -40,6 +40,20 @@ export const stringify = (value: unknown, layout: Partial<Layout> = {}): string 
   const width = layout.width ?? 100
   const expand = layout.expand ?? never
   const inline = layout.inline ?? never
+  // A container holding a place that must break cannot go on one line either.
+  const expandsWithin = (current: unknown, path: Array<string>): boolean => {
+    if (typeof current !== "object" || current === null) return false
+    for (const [key, child] of Array.isArray(current)
+      ? current.map((v, i) => [String(i), v] as const)
+      : Object.entries(current)) {
+      if (typeof child !== "object" || child === null) continue
+      path.push(key)
+      const found = expand(path) || expandsWithin(child, path)
+      path.pop()
+      if (found) return true
+    }
+    return false
+  }
   const render = (current: unknown, path: Array<string>, indent: string, prefixLength: number): string => {
     if (typeof current !== "object" || current === null) return JSON.stringify(current) ?? "null"
     const isArray = Array.isArray(current)
@@ -48,7 +62,7 @@ export const stringify = (value: unknown, layout: Partial<Layout> = {}): string 
       : Object.entries(current).filter(([, v]) => v !== undefined)
     if (entries.length === 0) return isArray ? "[]" : "{}"
     if (inline(path)) return inlineText(current)
-    if (!expand(path)) {
+    if (!expand(path) && !expandsWithin(current, path)) {
       const text = inlineText(current)
       if (indent.length + prefixLength + text.length <= width && !text.includes("\n")) return text
     }

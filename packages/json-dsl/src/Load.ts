@@ -113,7 +113,8 @@ const credentialWarnings = (nodeId: string, config: unknown): ReadonlyArray<Prob
     if (!isObject(value)) continue
     for (const [key, child] of Object.entries(value)) {
       const path = `${at}/${Problem.segment(key)}`
-      if (CREDENTIAL_KEY.test(key) && typeof child === "string" && child !== "") {
+      const constant = isObject(child) && typeof child.value === "string" ? child.value : child
+      if (CREDENTIAL_KEY.test(key) && typeof constant === "string" && constant !== "") {
         found.push(
           Problem.warning(
             "credential-value",
@@ -130,6 +131,63 @@ const credentialWarnings = (nodeId: string, config: unknown): ReadonlyArray<Prob
 
 const prefixed = (issues: ReadonlyArray<Validation.Issue>, prefix: string, nodeId?: string) =>
   issues.map((issue) => Problem.error("invalid-document", `${prefix}${issue.path}`, issue.message, nodeId))
+
+const TRIGGER_TYPES = ["manual", "http", "cron", "queue"]
+
+/** A trigger of no known type gets one sentence instead of the union's four shapes. */
+const triggerProblem = (trigger: unknown): Problem.Problem | undefined => {
+  const type = isObject(trigger) ? trigger.type : undefined
+  if (typeof type === "string" && TRIGGER_TYPES.includes(type)) return undefined
+  return Problem.error(
+    "invalid-document",
+    isObject(trigger) ? "/trigger/type" : "/trigger",
+    isObject(trigger)
+      ? `unknown trigger type ${JSON.stringify(type)}: expected one of ${TRIGGER_TYPES.join(", ")}`
+      : `expected a trigger object such as { "type": "manual" }, got ${Validation.show(trigger)}`
+  )
+}
+
+const parentOf = (path: string) => path.slice(0, path.lastIndexOf("/"))
+const lastSegment = (path: string) => Problem.segmentsOf(path).at(-1) ?? ""
+const isShapeNoise = (p: Problem.Problem) => p.message === "is required" || p.message === "is not a known property"
+
+/**
+ * A value that fits none of a union's shapes (a condition, a value) makes the decoder report every branch:
+ * "op: expected ...", "all: is required", "path: is not a known property", ... Keep the real mismatch when
+ * there is one; otherwise say once which shapes are accepted.
+ */
+const collapseUnions = (problems: ReadonlyArray<Problem.Problem>): ReadonlyArray<Problem.Problem> => {
+  const byParent = new Map<string, Array<Problem.Problem>>()
+  for (const p of problems) {
+    const parent = parentOf(p.path)
+    byParent.set(parent, [...(byParent.get(parent) ?? []), p])
+  }
+  const out: Array<Problem.Problem> = []
+  const done = new Set<string>()
+  for (const p of problems) {
+    const parent = parentOf(p.path)
+    const group = byParent.get(parent)!
+    const required = new Set(group.filter((q) => q.message === "is required").map((q) => lastSegment(q.path)))
+    if (required.size < 2) {
+      out.push(p)
+      continue
+    }
+    if (done.has(parent)) continue
+    done.add(parent)
+    const real = group.filter((q) => !isShapeNoise(q))
+    const seen = new Set<string>()
+    const unique = real.filter((q) => !seen.has(q.path + q.message) && seen.add(q.path + q.message))
+    if (unique.length > 0) out.push(...unique)
+    else {
+      out.push({
+        ...p,
+        path: parent,
+        message: `matches none of the accepted shapes (one of the keys ${[...required].map((k) => `"${k}"`).join(", ")} is expected)`
+      })
+    }
+  }
+  return out
+}
 
 /** Joins code written as line arrays. */
 const joinCode = (type: string, config: unknown): unknown => {
@@ -166,7 +224,16 @@ const assemble = (document: Record<string, unknown>): Assembled => {
   )
   const headerBroken = new Set<string>()
   if (headerCheck._tag === "Invalid") {
-    problems.push(...prefixed(headerCheck.issues, ""))
+    const trigger = headerCheck.issues.some((i) => i.path.startsWith("/trigger"))
+      ? triggerProblem(document.trigger)
+      : undefined
+    problems.push(
+      ...prefixed(
+        trigger === undefined ? headerCheck.issues : headerCheck.issues.filter((i) => !i.path.startsWith("/trigger")),
+        ""
+      )
+    )
+    if (trigger !== undefined) problems.push(trigger)
     for (const issue of headerCheck.issues) headerBroken.add(Problem.segmentsOf(issue.path)[0] ?? "")
   }
   const nodes: Record<string, unknown> = {}
@@ -282,6 +349,7 @@ export const load = <R>(input: unknown, registry: Registry.Registry<R>, options:
     (p) =>
       !(p.nodeId !== undefined && assembled.dropped.has(p.nodeId)) &&
       !(p.code === "cycle" && assembled.headerBroken.has("settings")) &&
+      !(assembled.headerBroken.has("nodes") && p.path.startsWith("/edges/")) &&
       p.code !== "invalid-flow"
   )
   const fromCompiler = relevant.map((p) => ({
@@ -291,7 +359,10 @@ export const load = <R>(input: unknown, registry: Registry.Registry<R>, options:
     path: toDocumentPointer(p.path, assembled.edgeIndex),
     ...(p.nodeId === undefined ? {} : { nodeId: p.nodeId })
   }))
-  const inDocument = [...assembled.problems, ...fromCompiler].map((p) => ({ ...p, path: migrated.toSource(p.path) }))
+  const inDocument = collapseUnions([...assembled.problems, ...fromCompiler]).map((p) => ({
+    ...p,
+    path: migrated.toSource(p.path)
+  }))
   const problems = sortProblems(
     Input.withLocations([...duplicateProblems, ...migrated.problems, ...inDocument], read.locate)
   )
