@@ -1,0 +1,62 @@
+/**
+ * Where the audit goes, from one string: `postgres://…` (or `postgresql://…`) is the PostgreSQL store, a
+ * path is an embedded store directory, and nothing means `JSONFLOW_AUDIT` or else the default embedded
+ * store `.jsonflow/audit` under the working directory. The CLI and the runner read the same setting.
+ *
+ * @module Config
+ */
+import { isAbsolute, resolve } from "node:path"
+import type { Effect, Layer, Scope } from "effect"
+import type { Sink } from "./Sink.ts"
+import type { AuditStore, StoreError } from "./Store.ts"
+import * as Embedded from "./sinks/embedded.ts"
+import * as Postgres from "./sinks/postgres.ts"
+
+/** The store a setting names. */
+export type Target =
+  | { readonly _tag: "Postgres"; readonly url: string }
+  | { readonly _tag: "Embedded"; readonly dataDir: string }
+
+/**
+ * Reads a setting.
+ *
+ * @example
+ * ```ts
+ * import { Config } from "@jsonflow/audit"
+ * Config.target(undefined, process.cwd()) // { _tag: "Embedded", dataDir: "<cwd>/.jsonflow/audit" }
+ * ```
+ */
+export const target = (
+  setting: string | undefined,
+  cwd: string,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Target => {
+  const value = setting ?? env.JSONFLOW_AUDIT
+  if (value !== undefined && /^postgres(ql)?:\/\//.test(value)) return { _tag: "Postgres", url: value }
+  const dir = value ?? Embedded.DEFAULT_DIR
+  return { _tag: "Embedded", dataDir: isAbsolute(dir) ? dir : resolve(cwd, dir) }
+}
+
+/**
+ * The `AuditStore` layer of a setting (queries, replay).
+ *
+ * @example
+ * ```ts
+ * import { Config } from "@jsonflow/audit"
+ * const StoreLive = Config.storeLayer(Config.target("postgres://postgres@127.0.0.1:5432/app", process.cwd()))
+ * ```
+ */
+export const storeLayer = (t: Target): Layer.Layer<AuditStore, StoreError> =>
+  t._tag === "Postgres" ? Postgres.layerStore({ url: t.url }) : Embedded.layerStore({ dataDir: t.dataDir })
+
+/**
+ * The sink of a setting (recording).
+ *
+ * @example
+ * ```ts
+ * import { Audit, Config } from "@jsonflow/audit"
+ * const AuditLive = Audit.layer({ sinks: [Config.sink(Config.target(undefined, process.cwd()))] })
+ * ```
+ */
+export const sink = (t: Target): Effect.Effect<Sink, StoreError, Scope.Scope> =>
+  t._tag === "Postgres" ? Postgres.sink({ url: t.url }) : Embedded.sink({ dataDir: t.dataDir })

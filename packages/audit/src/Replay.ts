@@ -1,0 +1,190 @@
+/**
+ * Replay: runs a recorded execution again, from its start or from a chosen node with the input that node
+ * received, on the flow version the execution ran (recorded in the store) or on the current one. The new
+ * execution carries `replayOf`, so the store links it to the original.
+ *
+ * Recorded values need `full` snapshots (the audit layer's default). Values that were encrypted are
+ * decrypted with the keyring; masked values cannot be recovered, so a replay that would feed them to a node
+ * is refused unless `allowMasked` is set.
+ *
+ * From a node, only what is downstream of it runs again. The engine starts a run at one node, so a node
+ * downstream that also waits on an edge from outside that part of the graph (a join of two branches, one
+ * not replayed) could never run: such a replay is refused with the reason, rather than half done.
+ *
+ * @module Replay
+ */
+import { Compiler, type FlowError, type Ir, type Registry } from "@jsonflow/core"
+import { Effect, Schema } from "effect"
+import type { NodeRun, Trace } from "./Record.ts"
+import { hasMasked, type Keyring, reveal } from "./Redaction.ts"
+import { AuditStore, type StoreError } from "./Store.ts"
+
+/** A replay cannot be done as asked; `reason` says why and what would make it possible. */
+export class ReplayError extends Schema.TaggedError<ReplayError>()("ReplayError", {
+  executionId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot replay execution ${this.executionId}: ${this.reason}`
+  }
+}
+
+export interface ReplayOptions<R> {
+  readonly executionId: string
+  /** `start` (default), `failed` (the node whose failure ended the execution), or a node id. */
+  readonly from?: string
+  /** `recorded` (default): the version the execution ran; `current`: what `resolveFlow` returns. */
+  readonly version?: "recorded" | "current"
+  /** The node types (and the services they need, `R`). */
+  readonly registry: Registry.Registry<R>
+  /** Flows called by id from sub-flow nodes. */
+  readonly flows?: Readonly<Record<string, Ir.Flow>>
+  /** The current version of a flow (required for `current`; a fallback when a version was not recorded). */
+  readonly resolveFlow?: (flowId: string) => Ir.Flow | undefined
+  /** Decrypts values recorded with encryption. */
+  readonly keyring?: Keyring
+  /** Replay even though recorded values were masked (the masks are passed as they are). */
+  readonly allowMasked?: boolean
+  /** The new execution's id (default: a random UUID). */
+  readonly newExecutionId?: string
+}
+
+/** What a replay will run. */
+export interface ReplayPlan {
+  readonly original: Trace
+  readonly flow: Ir.Flow
+  /** `undefined`: from the start. */
+  readonly startAt: { readonly nodeId: string; readonly input: unknown } | undefined
+  /** The execution's input (the trigger data of the new run). */
+  readonly input: unknown
+}
+
+const downstreamOf = (flow: Ir.Flow, start: string): Set<string> => {
+  const reached = new Set([start])
+  const queue = [start]
+  while (queue.length > 0) {
+    const node = queue.pop()!
+    for (const edge of flow.edges) {
+      if (edge.from.node === node && !reached.has(edge.to.node)) {
+        reached.add(edge.to.node)
+        queue.push(edge.to.node)
+      }
+    }
+  }
+  return reached
+}
+
+const lastRunOf = (trace: Trace, nodeId: string): NodeRun | undefined =>
+  [...trace.nodes].reverse().find((n) => n.nodeId === nodeId && n.status !== "skipped")
+
+/**
+ * Works out what a replay would run, without running it.
+ *
+ * @example
+ * ```ts
+ * import { Builtins } from "@jsonflow/core"
+ * import { Replay } from "@jsonflow/audit"
+ * const plan = Replay.plan({ executionId: "7f3a...", from: "failed", registry: Builtins.registry })
+ * ```
+ */
+export const plan = <R>(options: ReplayOptions<R>): Effect.Effect<ReplayPlan, ReplayError | StoreError, AuditStore> =>
+  Effect.gen(function* () {
+    const store = yield* AuditStore
+    const id = options.executionId
+    const fail = (reason: string) => Effect.fail(new ReplayError({ executionId: id, reason }))
+    const original = yield* store.trace(id)
+    if (original === undefined) return yield* fail("no such execution in the audit store")
+    const { flowId, flowVersion } = original.execution
+    let flow: Ir.Flow | undefined
+    if ((options.version ?? "recorded") === "recorded") {
+      flow = (yield* store.flow(flowId, flowVersion)) ?? undefined
+      const current = options.resolveFlow?.(flowId)
+      if (flow === undefined && current?.version === flowVersion) flow = current
+      if (flow === undefined) {
+        return yield* fail(
+          `flow ${flowId} version ${flowVersion} was not recorded (register it with Audit.registerFlow), and the current version is ${current?.version ?? "unknown"}; replay on the current version instead`
+        )
+      }
+    } else {
+      flow = options.resolveFlow?.(flowId)
+      if (flow === undefined) return yield* fail(`the current version of flow ${flowId} is not known here`)
+    }
+
+    const started = original.events.find((e) => e._tag === "ExecutionStarted")
+    const recordedInput = started?._tag === "ExecutionStarted" ? started.input : original.execution.input
+    let from = options.from ?? "start"
+    if (from === "failed") {
+      const failed = [...original.nodes].reverse().find((n) => n.status === "failed" && n.handled !== true)
+      if (failed === undefined) return yield* fail("it has no failed node")
+      from = failed.nodeId
+    }
+
+    const recover = (value: unknown, what: string) => {
+      const revealed = options.keyring === undefined ? value : reveal(value, options.keyring)
+      if (!options.allowMasked && hasMasked(revealed)) {
+        return fail(
+          `the recorded ${what} holds masked values; record with encryption (Redaction mode "encrypt") to replay them, or pass allowMasked`
+        )
+      }
+      return Effect.succeed(revealed)
+    }
+
+    if (from === "start") {
+      if (started === undefined) return yield* fail("its ExecutionStarted event is missing")
+      if (recordedInput === undefined) return yield* fail("its input was not recorded (snapshots must be full)")
+      return { original, flow, startAt: undefined, input: yield* recover(recordedInput, "input") }
+    }
+
+    if (!Object.hasOwn(flow.nodes, from)) {
+      return yield* fail(`flow ${flow.id} version ${flow.version} has no node "${from}"`)
+    }
+    const run = lastRunOf(original, from)
+    if (run === undefined) {
+      const ran = [...new Set(original.nodes.filter((n) => n.status !== "skipped").map((n) => n.nodeId))]
+      return yield* fail(`node "${from}" did not run in it (nodes that ran: ${ran.join(", ") || "none"})`)
+    }
+    if (run.input === undefined)
+      return yield* fail(`the input of node "${from}" was not recorded (snapshots must be full)`)
+    const region = downstreamOf(flow, from)
+    for (const edge of flow.edges) {
+      if (region.has(edge.to.node) && edge.to.node !== from && !region.has(edge.from.node)) {
+        return yield* fail(
+          `node "${edge.to.node}" downstream of "${from}" also waits on ${edge.from.node}.${edge.from.port}, which would not run again; replay from an earlier node or from the start`
+        )
+      }
+    }
+    return {
+      original,
+      flow,
+      startAt: { nodeId: from, input: yield* recover(run.input, `input of node "${from}"`) },
+      input: recordedInput === undefined ? undefined : yield* recover(recordedInput, "input")
+    }
+  })
+
+/**
+ * Replays an execution; the new execution is linked to the original (`replayOf`). Record it by running
+ * under the audit layer like any execution.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Builtins } from "@jsonflow/core"
+ * import { Replay } from "@jsonflow/audit"
+ * const again = Replay.replay({ executionId: "7f3a...", from: "failed", version: "current", registry: Builtins.registry,
+ *   resolveFlow: (id) => flows[id] })
+ * ```
+ */
+export const replay = <R>(options: ReplayOptions<R>) =>
+  Effect.gen(function* () {
+    const p = yield* plan(options)
+    const compiled = yield* Compiler.compile(p.flow, options.registry, options.flows ? { flows: options.flows } : {})
+    return yield* compiled.run(p.input, {
+      replayOf: options.executionId,
+      ...(p.startAt === undefined ? {} : { startAt: p.startAt }),
+      ...(options.newExecutionId === undefined ? {} : { executionId: options.newExecutionId })
+    })
+  }) as Effect.Effect<
+    Compiler.ExecutionResult,
+    ReplayError | StoreError | Compiler.CompileError | FlowError.FlowError,
+    AuditStore | R
+  >
