@@ -9,7 +9,7 @@
 import type { Ir } from "@jsonflow/core"
 import type { NodeRun, Trace } from "../Record.ts"
 
-const escape = (text: string) =>
+const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)
 
 type Status = NodeRun["status"] | "not reached"
@@ -70,7 +70,7 @@ const graphSvg = (trace: Trace, flow: Ir.Flow | undefined): string => {
     }
     if (!changed) break
   }
-  if (flow === undefined) ids.forEach((id, i) => layer.set(id, i + 1))
+  if (flow === undefined) for (const [i, id] of ids.entries()) layer.set(id, i + 1)
   const columns: Array<Array<string>> = []
   for (const id of all) {
     const l = layer.get(id) ?? 0
@@ -116,16 +116,16 @@ const graphSvg = (trace: Trace, flow: Ir.Flow | undefined): string => {
     const mid = (x1 + x2) / 2
     svg += `<path d="M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}" fill="none" stroke="${carried ? "#607d8b" : "#cfd8dc"}" stroke-width="${carried ? 2 : 1.2}" ${carried ? "" : 'stroke-dasharray="4 3"'} marker-end="url(#arrow)"/>\n`
     if (e.from.port !== "out") {
-      svg += `<text x="${x1 + 6}" y="${y1 - 5}" font-size="10" fill="#546e7a">${escape(e.from.port)}</text>\n`
+      svg += `<text x="${x1 + 6}" y="${y1 - 5}" font-size="10" fill="#546e7a">${escapeHtml(e.from.port)}</text>\n`
     }
   }
   for (const box of boxes.values()) {
     const color = COLORS[box.status]
     const dashed = box.status === "skipped" || box.status === "not reached" ? 'stroke-dasharray="5 3"' : ""
-    svg += `<g class="node" data-node="${escape(box.id)}" data-status="${box.status}"><title>${escape(`${box.id} (${box.type}): ${box.status}`)}</title>
+    svg += `<g class="node" data-node="${escapeHtml(box.id)}" data-status="${box.status}"><title>${escapeHtml(`${box.id} (${box.type}): ${box.status}`)}</title>
 <rect x="${box.x}" y="${box.y}" width="${NODE_W}" height="${NODE_H}" rx="8" fill="${color.fill}" stroke="${color.stroke}" stroke-width="2" ${dashed}/>
-<text x="${box.x + 10}" y="${box.y + 19}" font-size="13" font-weight="600" fill="#263238">${escape(box.id.length > 22 ? `${box.id.slice(0, 21)}…` : box.id)}</text>
-<text x="${box.x + 10}" y="${box.y + 36}" font-size="11" fill="#546e7a">${escape(box.type)}${box.duration === undefined ? "" : ` · ${ms(box.duration)}`}</text></g>\n`
+<text x="${box.x + 10}" y="${box.y + 19}" font-size="13" font-weight="600" fill="#263238">${escapeHtml(box.id.length > 22 ? `${box.id.slice(0, 21)}…` : box.id)}</text>
+<text x="${box.x + 10}" y="${box.y + 36}" font-size="11" fill="#546e7a">${escapeHtml(box.type)}${box.duration === undefined ? "" : ` · ${ms(box.duration)}`}</text></g>\n`
   }
   return `${svg}</svg>`
 }
@@ -154,8 +154,8 @@ const ganttSvg = (trace: Trace): string => {
     const from = x(run.startedAt)
     const width = Math.max(((run.durationMs ?? end - run.startedAt) / span) * chart, 2)
     const color = COLORS[run.status]
-    svg += `<g class="bar" data-node="${escape(run.nodeId)}"><title>${escape(`${run.nodeId} #${run.attempt}: ${run.status} ${ms(run.durationMs)}`)}</title>
-<text x="${label - 8}" y="${y + 14}" font-size="12" text-anchor="end" fill="#263238">${escape(run.nodeId)}${run.attempt > 1 ? ` #${run.attempt}` : ""}</text>
+    svg += `<g class="bar" data-node="${escapeHtml(run.nodeId)}"><title>${escapeHtml(`${run.nodeId} #${run.attempt}: ${run.status} ${ms(run.durationMs)}`)}</title>
+<text x="${label - 8}" y="${y + 14}" font-size="12" text-anchor="end" fill="#263238">${escapeHtml(run.nodeId)}${run.attempt > 1 ? ` #${run.attempt}` : ""}</text>
 <rect x="${from}" y="${y + 3}" width="${width}" height="${rowH - 8}" rx="3" fill="${color.stroke}" ${run.status === "running" ? 'fill-opacity="0.45"' : ""}/>
 <text x="${from + width + 6}" y="${y + 14}" font-size="11" fill="#546e7a">${run.status === "running" ? "never finished" : ms(run.durationMs)}</text></g>\n`
   })
@@ -179,16 +179,18 @@ export const render = (trace: Trace, flow?: Ir.Flow): string => {
   const failed = [...trace.nodes].reverse().find((n) => n.status === "failed" && n.handled !== true)
   const rows = trace.nodes
     .map(
-      (n) => `<tr><td>${escape(n.nodeId)}</td><td>${escape(n.nodeType)}</td><td>${n.attempt}</td>
+      (n) => `<tr><td>${escapeHtml(n.nodeId)}</td><td>${escapeHtml(n.nodeType)}</td><td>${n.attempt}</td>
 <td><span class="pill" style="background:${COLORS[n.status].fill};color:${COLORS[n.status].stroke}">${n.status}</span></td>
-<td>${ms(n.durationMs)}</td><td>${n.error === undefined ? "" : escape(`${n.error._tag}: ${n.error.message}`)}</td>
-<td>${n.input === undefined ? "" : `<details><summary>input</summary><pre>${escape(json(n.input))}</pre></details>`}${
-        n.output === undefined ? "" : `<details><summary>output</summary><pre>${escape(json(n.output))}</pre></details>`
+<td>${ms(n.durationMs)}</td><td>${n.error === undefined ? "" : escapeHtml(`${n.error._tag}: ${n.error.message}`)}</td>
+<td>${n.input === undefined ? "" : `<details><summary>input</summary><pre>${escapeHtml(json(n.input))}</pre></details>`}${
+        n.output === undefined
+          ? ""
+          : `<details><summary>output</summary><pre>${escapeHtml(json(n.output))}</pre></details>`
       }</td></tr>`
     )
     .join("\n")
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(`${e.flowId} ${e.executionId}`)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${e.flowId} ${e.executionId}`)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#263238;margin:24px;max-width:1200px}
@@ -200,14 +202,14 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eceff1;
 .pill{border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600}pre{margin:4px 0;max-height:300px;overflow:auto;background:#f5f5f5;padding:6px}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:4px;vertical-align:-1px}
 </style></head><body>
-<h1>${escape(e.flowId)} <span class="meta">v${escape(e.flowVersion)}</span></h1>
-<div class="meta">execution <code>${escape(e.executionId)}</code>${e.replayOf ? ` · replay of <code>${escape(e.replayOf)}</code>` : ""} · started ${new Date(e.startedAt).toISOString()} · <span class="status">${e.status}</span>${
+<h1>${escapeHtml(e.flowId)} <span class="meta">v${escapeHtml(e.flowVersion)}</span></h1>
+<div class="meta">execution <code>${escapeHtml(e.executionId)}</code>${e.replayOf ? ` · replay of <code>${escapeHtml(e.replayOf)}</code>` : ""} · started ${new Date(e.startedAt).toISOString()} · <span class="status">${e.status}</span>${
     e.durationMs === undefined ? ` · last heard of ${new Date(e.lastEventAt).toISOString()}` : ` in ${ms(e.durationMs)}`
   }${e.steps === undefined ? "" : ` · ${e.steps} step(s)`}</div>
 ${
   e.error === undefined
     ? ""
-    : `<h2>Error</h2><div class="error">${escape(`${e.error._tag}: ${e.error.message}`)}${failed ? `\nat node ${escape(failed.nodeId)} (${escape(failed.nodeType)}), attempt ${failed.attempt}` : ""}</div>`
+    : `<h2>Error</h2><div class="error">${escapeHtml(`${e.error._tag}: ${e.error.message}`)}${failed ? `\nat node ${escapeHtml(failed.nodeId)} (${escapeHtml(failed.nodeType)}), attempt ${failed.attempt}` : ""}</div>`
 }
 <h2>Flow</h2>
 <div class="legend">${(Object.keys(COLORS) as Array<Status>)
