@@ -1,1 +1,17 @@
-export {}
+/**
+ * `@jsonflow/runner`: the reference runner service (HTTP, cron, queue and programmatic triggers, flow
+ * sources with hot reload, operations) and the `jsonflow` CLI (`@jsonflow/runner/cli`).
+ *
+ * @module @jsonflow/runner
+ */
+
+/** The runner's configuration Schema, defaults, env overrides and JSON Schema. */
+export * as Config from "./Config.ts"
+/** What JSON flows run with: registry and services (the SSRF guard on). */
+export * as JsonEnvironment from "./JsonEnvironment.ts"
+/** `Runner.make` (Effect) and `Runner.start` (promise). */
+export * as Runner from "./Runner.ts"
+/** The runner's typed errors. */
+export * as RunnerError from "./RunnerError.ts"
+/** The PostgreSQL config DB of versioned flows. */
+export * as ConfigDb from "./sources/postgres.ts"
