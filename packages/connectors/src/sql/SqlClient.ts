@@ -1,0 +1,353 @@
+/**
+ * The PostgreSQL client service (postgres.js): a connection pool opened (and checked with `select 1`) when
+ * the layer is built and ended when its scope closes. Statements are always parameterized (see
+ * {@link Statement}); every call has an optional deadline, and interrupting the fiber cancels the statement
+ * on the server. Large results stream through a cursor as an Effect `Stream` of row batches, and
+ * `transaction` runs several statements on one reserved connection, committed or rolled back as a whole.
+ *
+ * @module SqlClient
+ */
+import { Credentials } from "@jsonflow/core"
+import { Context, Effect, Exit, Layer, Redacted, Stream } from "effect"
+import postgres from "postgres"
+import { abortable } from "../shared/Abortable.ts"
+import { SqlConnectionError, type SqlFailure, SqlTimeout, toSqlFailure } from "./SqlErrors.ts"
+import { type Bound, bind, type Statement } from "./Statement.ts"
+
+/** One result row: column name -> value (JSON data: timestamps with time zone as ISO strings, bytea as base64). */
+export type Row = { readonly [column: string]: unknown }
+
+/** What a statement returns. */
+export interface QueryResult {
+  readonly rows: ReadonlyArray<Row>
+  /** Rows returned or affected. */
+  readonly count: number
+  /** `SELECT`, `INSERT`, `UPDATE`, ... */
+  readonly command: string
+}
+
+/** Per-call options. */
+export interface QueryOptions {
+  /** Values for `:name` placeholders not in `params` (and for `$n` when `params` is absent). */
+  readonly input?: unknown
+  /** Client deadline in ms, waiting for a pooled connection included (default: none; the node sets 30 000). */
+  readonly timeoutMs?: number
+}
+
+/** Statements on one connection or transaction. */
+export interface SqlSession {
+  /**
+   * Runs one statement.
+   *
+   * @example
+   * ```ts
+   * const result = yield* db.query(Sql.sql`select id from orders where status = ${"paid"}`)
+   * ```
+   */
+  readonly query: (statement: Statement, options?: QueryOptions) => Effect.Effect<QueryResult, SqlFailure>
+}
+
+/** Transaction settings. */
+export interface TransactionOptions {
+  /** Default: the server's (read committed). */
+  readonly isolation?: "read committed" | "repeatable read" | "serializable"
+  readonly readOnly?: boolean
+}
+
+export interface SqlClientShape extends SqlSession {
+  /**
+   * Streams the rows through a server-side cursor, `batchSize` rows at a time (default 500); the connection
+   * is held while the stream runs and given back when it ends, fails or is interrupted.
+   */
+  readonly stream: (
+    statement: Statement,
+    options?: QueryOptions & { readonly batchSize?: number }
+  ) => Stream.Stream<ReadonlyArray<Row>, SqlFailure>
+  /**
+   * Runs `body` in a transaction on one reserved connection: committed when `body` succeeds, rolled back
+   * when it fails or is interrupted. A failed COMMIT (e.g. a serialization failure) fails the effect.
+   */
+  readonly transaction: <A, E, R>(
+    body: (session: SqlSession) => Effect.Effect<A, E, R>,
+    options?: TransactionOptions
+  ) => Effect.Effect<A, E | SqlFailure, R>
+}
+
+/**
+ * The SQL client service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Sql } from "@jsonflow/connectors"
+ *
+ * const program = Effect.gen(function* () {
+ *   const db = yield* Sql.SqlClient
+ *   const { rows } = yield* db.query(Sql.sql`select id, amount from orders where status = ${"paid"}`)
+ *   return rows
+ * }).pipe(Effect.provide(Sql.layer({ credential: "orders-db" })))
+ * ```
+ */
+export class SqlClient extends Context.Service<SqlClient, SqlClientShape>()("@jsonflow/connectors/sql/SqlClient") {}
+
+/** Options of the client layer. Give `url` or `credential`. */
+export interface SqlClientOptions {
+  /** A `postgres://` URL. Prefer `credential` for anything holding a password. */
+  readonly url?: string
+  /** A credential name: its field `url` is the connection URL; an optional field `password` overrides the URL's. */
+  readonly credential?: string
+  /** Maximum pooled connections (default 10). */
+  readonly max?: number
+  /** Seconds an idle connection stays open (default 30). */
+  readonly idleTimeoutSeconds?: number
+  /** Seconds to open a connection (default 10). */
+  readonly connectTimeoutSeconds?: number
+  /** Seconds before a connection is replaced (default: postgres.js, 30 to 60 minutes). */
+  readonly maxLifetimeSeconds?: number
+  /** Server-side `statement_timeout` in ms for every statement (default 30 000; 0 = none). */
+  readonly statementTimeoutMs?: number
+  /** `application_name` on every connection (default `jsonflow`), visible in `pg_stat_activity`. */
+  readonly applicationName?: string
+  /** TLS: `true`/`"require"`, `"verify-full"`, or tls.connect options (default: off). */
+  readonly ssl?: boolean | "require" | "prefer" | "verify-full" | object
+  /** Use prepared statements (default true). Turn off behind a transaction-mode pooler. */
+  readonly prepare?: boolean
+  /** Check the connection with `select 1` when the layer is built (default true). */
+  readonly verify?: boolean
+}
+
+/** Defaults of {@link SqlClientOptions}. */
+export const DEFAULTS = {
+  max: 10,
+  idleTimeoutSeconds: 30,
+  connectTimeoutSeconds: 10,
+  statementTimeoutMs: 30_000,
+  applicationName: "jsonflow",
+  batchSize: 500
+} as const
+
+/** Objects bound to text columns are sent as JSON text, not `[object Object]`. */
+const toText = (value: unknown): string =>
+  value instanceof Date
+    ? value.toISOString()
+    : typeof value === "object" && value !== null
+      ? JSON.stringify(value)
+      : String(value)
+
+/** date stays `YYYY-MM-DD`; timestamp becomes ISO local time; timestamptz an ISO instant in UTC (ms precision). */
+const parseTemporal = (text: string): string => {
+  if (text.length === 10 || text.endsWith("infinity")) return text
+  if (/[+-]\d\d(:\d\d){0,2}$/.test(text)) {
+    const date = new Date(text)
+    return Number.isNaN(date.getTime()) ? text : date.toISOString()
+  }
+  return text.replace(" ", "T")
+}
+
+/** Type handlers keeping rows and parameters plain JSON data: ISO date strings, base64 bytes. */
+const JSON_TYPES = {
+  string: { to: 25, from: [], serialize: toText, parse: (text: string) => text },
+  varchar: { to: 1043, from: [], serialize: toText, parse: (text: string) => text },
+  date: {
+    to: 1184,
+    from: [1082, 1114, 1184],
+    serialize: (value: unknown) => (value instanceof Date ? value : new Date(String(value))).toISOString(),
+    parse: parseTemporal
+  },
+  bytea: {
+    to: 17,
+    from: [17],
+    serialize: (value: unknown) =>
+      `\\x${(typeof value === "string" ? Buffer.from(value, "base64") : Buffer.from(value as Uint8Array)).toString("hex")}`,
+    parse: (text: string) => Buffer.from(text.slice(2), "hex").toString("base64")
+  }
+}
+
+const connectionUrl = (options: SqlClientOptions) =>
+  Effect.gen(function* () {
+    if (options.credential !== undefined) {
+      const credential = yield* (yield* Credentials.Credentials).resolve(options.credential)
+      const url = credential.url
+      if (url === undefined) {
+        return yield* new Credentials.CredentialNotFound({ name: options.credential, field: "url", retryable: false })
+      }
+      if (credential.password === undefined) return Redacted.value(url)
+      const parsed = new URL(Redacted.value(url))
+      parsed.password = encodeURIComponent(Redacted.value(credential.password))
+      return parsed.href
+    }
+    if (options.url !== undefined) return options.url
+    return yield* new SqlConnectionError({ code: "NO_URL", reason: "give `url` or `credential`", retryable: false })
+  })
+
+type Driver = postgres.Sql<Record<string, never>>
+
+/** Runs a bound statement on `driver` (the pool or a reserved connection) with deadline and cancellation. */
+const executeBound = (
+  driver: Driver,
+  prepare: boolean,
+  bound: Bound,
+  timeoutMs: number | undefined
+): Effect.Effect<QueryResult, SqlFailure> =>
+  abortable({
+    run: (signal) => {
+      const pending = driver.unsafe(bound.text, bound.values as Array<postgres.ParameterOrJSON<never>>, { prepare })
+      signal.addEventListener("abort", () => pending.cancel(), { once: true })
+      return pending.then((result) => ({ rows: Array.from(result), count: result.count, command: result.command }))
+    },
+    timeoutMs,
+    onTimeout: (ms) => new SqlTimeout({ timeoutMs: ms, source: "client", retryable: true }),
+    onError: toSqlFailure
+  })
+
+/** Binds `statement` (placeholders from its params and `options.input`) and runs it. */
+const execute = (
+  driver: Driver,
+  prepare: boolean,
+  statement: Statement,
+  options: QueryOptions | undefined
+): Effect.Effect<QueryResult, SqlFailure> => {
+  const bound = bind(statement, options?.input)
+  return "text" in bound ? executeBound(driver, prepare, bound, options?.timeoutMs) : Effect.fail(bound)
+}
+
+const command = (driver: Driver, text: string, timeoutMs?: number) =>
+  executeBound(driver, false, { text, values: [] }, timeoutMs)
+
+/**
+ * Builds the client on a scope (the pool ends, waiting up to 5 s for running statements, when it closes).
+ */
+export const make = (options: SqlClientOptions) =>
+  Effect.gen(function* () {
+    const url = yield* connectionUrl(options)
+    const prepare = options.prepare ?? true
+    const statementTimeout = options.statementTimeoutMs ?? DEFAULTS.statementTimeoutMs
+    const driverOptions = {
+      max: options.max ?? DEFAULTS.max,
+      idle_timeout: options.idleTimeoutSeconds ?? DEFAULTS.idleTimeoutSeconds,
+      connect_timeout: options.connectTimeoutSeconds ?? DEFAULTS.connectTimeoutSeconds,
+      ...(options.maxLifetimeSeconds === undefined ? {} : { max_lifetime: options.maxLifetimeSeconds }),
+      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+      prepare,
+      onnotice: () => {},
+      connection: {
+        application_name: options.applicationName ?? DEFAULTS.applicationName,
+        ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {})
+      },
+      // No pipelining (an option postgres.js parses but does not type; the pool-exhaustion test guards it):
+      // statements beyond `max` wait in the driver's queue, where a deadline or an interruption removes
+      // them at once, instead of queueing behind a slow statement on a busy connection.
+      max_pipeline: 0,
+      types: JSON_TYPES
+    }
+    const driver: Driver = yield* Effect.acquireRelease(
+      Effect.sync(() => postgres(url, driverOptions) as unknown as Driver),
+      (driver) => Effect.promise(() => driver.end({ timeout: 5 }))
+    )
+    if (options.verify ?? true) {
+      yield* execute(driver, prepare, { sql: "select 1" }, { timeoutMs: (options.connectTimeoutSeconds ?? 10) * 1000 })
+    }
+
+    const query: SqlSession["query"] = (statement, queryOptions) => execute(driver, prepare, statement, queryOptions)
+
+    // Reserving may wait for a free connection; if interrupted meanwhile, the late connection goes back.
+    const reserve = Effect.callback<postgres.ReservedSql<Record<string, never>>, SqlFailure>((resume) => {
+      let interrupted = false
+      driver.reserve().then(
+        (reserved) => {
+          if (interrupted) reserved.release()
+          else resume(Effect.succeed(reserved))
+        },
+        (cause: unknown) => resume(Effect.fail(toSqlFailure(cause)))
+      )
+      return Effect.sync(() => {
+        interrupted = true
+      })
+    })
+
+    /** Ends a transaction on a reserved connection by how its work ended, then gives the connection back. */
+    const finish = (reserved: postgres.ReservedSql<Record<string, never>>, success: boolean) =>
+      (success
+        ? command(reserved as unknown as Driver, "commit")
+        : Effect.ignore(command(reserved as unknown as Driver, "rollback"))
+      ).pipe(Effect.ensuring(Effect.sync(() => reserved.release())))
+
+    const stream: SqlClientShape["stream"] = (statement, streamOptions) => {
+      const bound = bind(statement, streamOptions?.input)
+      if (!("text" in bound)) return Stream.fail(bound)
+      const batchSize = streamOptions?.batchSize ?? DEFAULTS.batchSize
+      const timeoutMs = streamOptions?.timeoutMs
+      // An explicit cursor in a transaction on a reserved connection: every FETCH is an ordinary statement,
+      // so deadlines and cancellation behave as for `query`, and the end of the stream (done, failed,
+      // interrupted, or a consumer that took only a few batches) rolls back, which closes the cursor.
+      return Stream.unwrap(
+        Effect.gen(function* () {
+          const reserved = yield* Effect.acquireRelease(reserve, (reserved, exit) =>
+            Effect.ignore(finish(reserved, Exit.isSuccess(exit)))
+          )
+          const connection = reserved as unknown as Driver
+          yield* command(connection, "begin", timeoutMs)
+          yield* executeBound(
+            connection,
+            false,
+            { text: `declare jsonflow_cursor no scroll cursor for ${bound.text}`, values: bound.values },
+            timeoutMs
+          )
+          const fetch = command(connection, `fetch ${batchSize} from jsonflow_cursor`, timeoutMs)
+          return Stream.unfold(false, (exhausted) =>
+            exhausted
+              ? Effect.succeed(undefined)
+              : Effect.map(fetch, ({ rows }) =>
+                  rows.length === 0 ? undefined : ([rows, rows.length < batchSize] as const)
+                )
+          )
+        })
+      )
+    }
+
+    const transaction = <A, E, R>(
+      body: (session: SqlSession) => Effect.Effect<A, E, R>,
+      transactionOptions?: TransactionOptions
+    ): Effect.Effect<A, E | SqlFailure, R> => {
+      const begin = [
+        "begin",
+        transactionOptions?.isolation ? `isolation level ${transactionOptions.isolation}` : "",
+        transactionOptions?.readOnly ? "read only" : ""
+      ]
+        .filter((part) => part !== "")
+        .join(" ")
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(reserve), (reserved) => {
+          const connection = reserved as unknown as Driver
+          const session: SqlSession = {
+            query: (statement, queryOptions) => execute(connection, prepare, statement, queryOptions)
+          }
+          return command(connection, begin).pipe(
+            Effect.flatMap(() => Effect.exit(restore(body(session)))),
+            Effect.flatMap(
+              (exit): Effect.Effect<A, E | SqlFailure> =>
+                Exit.isSuccess(exit)
+                  ? Effect.as(command(connection, "commit"), exit.value)
+                  : Effect.andThen(Effect.ignore(command(connection, "rollback")), exit)
+            ),
+            Effect.ensuring(Effect.sync(() => reserved.release()))
+          )
+        })
+      )
+    }
+
+    return SqlClient.of({ query, stream, transaction })
+  })
+
+/**
+ * The client as a layer. It fails at build time when the URL or credential is missing or, with `verify`
+ * (default), when the database cannot be reached.
+ *
+ * @example
+ * ```ts
+ * import { Sql } from "@jsonflow/connectors"
+ * const live = Sql.layer({ credential: "orders-db", max: 20, statementTimeoutMs: 10_000 })
+ * ```
+ */
+export const layer = (options: SqlClientOptions): Layer.Layer<SqlClient, SqlFailure | Credentials.CredentialNotFound> =>
+  Layer.effect(SqlClient, make(options))
