@@ -123,13 +123,13 @@ export interface HttpClientShape {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { HttpClient } from "@jsonflow/connectors/http"
+ * import { Http } from "@jsonflow/connectors"
  *
  * const program = Effect.gen(function* () {
- *   const http = yield* HttpClient.HttpClient
+ *   const http = yield* Http.HttpClient
  *   const response = yield* http.request({ method: "GET", url: "https://example.org/status" })
  *   return response.status
- * }).pipe(Effect.provide(HttpClient.layer({ ssrfGuard: true })))
+ * }).pipe(Effect.provide(Http.layer({ ssrfGuard: true })))
  * ```
  */
 export class HttpClient extends Context.Service<HttpClient, HttpClientShape>()(
@@ -472,8 +472,8 @@ export const make = (options: HttpClientOptions = {}) =>
  *
  * @example
  * ```ts
- * import { HttpClient } from "@jsonflow/connectors/http"
- * const live = HttpClient.layer({ connectionsPerOrigin: 16, ssrfGuard: { enabled: true, allow: ["10.1.0.0/16"] } })
+ * import { Http } from "@jsonflow/connectors"
+ * const live = Http.layer({ connectionsPerOrigin: 16, ssrfGuard: { enabled: true, allow: ["10.1.0.0/16"] } })
  * ```
  */
 export const layer = (options: HttpClientOptions = {}): Layer.Layer<HttpClient> =>

@@ -5,7 +5,23 @@
  * @module http
  */
 export * from "./Body.ts"
-export * as HttpClient from "./HttpClient.ts"
+export {
+  DEFAULTS,
+  describeUrl,
+  HttpClient,
+  type HttpClientOptions,
+  type HttpClientShape,
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponse,
+  isIdempotent,
+  isRetryableStatus,
+  layer,
+  make,
+  type PoolStats,
+  parseRetryAfter,
+  type QueryValue
+} from "./HttpClient.ts"
 export * from "./HttpErrors.ts"
 export {
   HttpAuth,

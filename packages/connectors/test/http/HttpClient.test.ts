@@ -1,12 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import { HttpClient } from "../../src/http/index.ts"
+import * as Http from "../../src/http/index.ts"
 import { hang, json, testServer } from "./server.ts"
 
-const withClient = <A, E>(
-  options: HttpClient.HttpClientOptions,
-  use: (http: HttpClient.HttpClientShape) => Effect.Effect<A, E>
-) => HttpClient.HttpClient.use(use).pipe(Effect.provide(HttpClient.layer(options)))
+const withClient = <A, E>(options: Http.HttpClientOptions, use: (http: Http.HttpClientShape) => Effect.Effect<A, E>) =>
+  Http.HttpClient.use(use).pipe(Effect.provide(Http.layer(options)))
 
 /** Waits (up to 2 s) until `check` holds: socket closes reach the server a moment after the client acts. */
 const eventually = (check: () => boolean) =>

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Credentials } from "@jsonflow/core"
 import { Effect, Layer, Schema } from "effect"
-import { HttpClient, HttpRequestConfig, request } from "../../src/http/index.ts"
+import { HttpRequestConfig, layer, request } from "../../src/http/index.ts"
 import { nodeContext } from "../context.ts"
 import { json, testServer } from "./server.ts"
 
@@ -9,7 +9,7 @@ const run = (config: typeof HttpRequestConfig.Encoded, input: unknown) =>
   request.run(input, Schema.decodeUnknownSync(HttpRequestConfig)(config), nodeContext("send", "http.request")).pipe(
     Effect.provide(
       Layer.mergeAll(
-        HttpClient.layer(),
+        layer(),
         Credentials.layerRecord({
           crm: { token: "t0k3n" },
           legacy: { username: "ada", password: "pa:ss" },
