@@ -597,6 +597,7 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
       const edges: Array<Ir.Edge> = []
       const layout: Record<string, Dsl.Position> = {}
       const successors = new Map<string, Array<string>>()
+      const exportPaths = new Map<string, string>()
       const queue: Array<ExportNode> = [starter]
       const seen = new Set<string>([starter.id])
       edges.push({ from: { node: "$input", port: "out" }, to: { node: toId(starter.id), port: "in" } })
@@ -604,10 +605,13 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
         const node = queue.shift()!
         const { mapped, problems: nodeProblems } = mapOnce(node)
         problems.push(...nodeProblems)
-        if (mapped === undefined) continue
         const id = toId(node.id)
-        specs[id] = mapped.spec
-        if (node.position !== undefined) layout[id] = node.position
+        exportPaths.set(id, node.path)
+        if (mapped !== undefined) {
+          specs[id] = mapped.spec
+          if (node.position !== undefined) layout[id] = node.position
+        }
+        // A node that cannot be mapped is still walked, so everything wrong behind it is reported too.
         for (const [port, connection] of node.outputs) {
           if (connection === undefined) continue
           const target = nodes.get(connection.target)
@@ -622,7 +626,7 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
             )
             continue
           }
-          if (!mapped.ports.includes(port)) {
+          if (mapped !== undefined && !mapped.ports.includes(port)) {
             problems.push(
               Problem.warning(
                 "unused-output",
@@ -633,7 +637,7 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
             )
             continue
           }
-          edges.push({ from: { node: id, port }, to: { node: toId(target.id), port: "in" } })
+          if (mapped !== undefined) edges.push({ from: { node: id, port }, to: { node: toId(target.id), port: "in" } })
           successors.set(id, [...(successors.get(id) ?? []), toId(target.id)])
           if (!seen.has(target.id)) {
             seen.add(target.id)
@@ -642,7 +646,7 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
         }
       }
       // Edges to nodes that could not be mapped were already reported with the node.
-      const liveEdges = edges.filter((e) => e.to.node in specs || e.to.node === "$input")
+      const liveEdges = edges.filter((e) => e.to.node in specs && (e.from.node === "$input" || e.from.node in specs))
       let flowId = slug(`${moduleName}-${method}-${urlpattern}`) || "nflow"
       flowId = flowId.slice(0, 120)
       for (let i = 2; usedIds.has(flowId); i++) flowId = `${flowId.replace(/-\d+$/, "")}-${i}`
@@ -668,7 +672,7 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
         problems.push(
           (p.severity === "error" ? Problem.error : Problem.warning)(
             p.code,
-            `(flow ${flowId})${p.path}`,
+            (p.nodeId === undefined ? undefined : exportPaths.get(p.nodeId)) ?? starter.path,
             p.message,
             p.nodeId
           )

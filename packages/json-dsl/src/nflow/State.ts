@@ -127,10 +127,10 @@ export const step = <P extends string, R = never>(
 
 /** A readable message of any thrown or failed value. */
 export const messageOf = (error: unknown): string => {
-  if (error instanceof Error) return `${error.name}: ${error.message}`
   if (typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string") {
-    const tag = (error as { _tag?: unknown })._tag
-    return `${typeof tag === "string" ? `${tag}: ` : ""}${(error as { message: string }).message}`
+    const { _tag, name } = error as { readonly _tag?: unknown; readonly name?: unknown }
+    const kind = typeof _tag === "string" ? _tag : typeof name === "string" ? name : undefined
+    return `${kind === undefined ? "" : `${kind}: `}${(error as { message: string }).message}`
   }
   return String(error)
 }
