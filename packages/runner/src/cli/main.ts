@@ -30,6 +30,18 @@ const commands: Record<string, { readonly summary: string; readonly load: () => 
   eject: {
     summary: "Print TypeScript builder code for a JSON flow",
     load: async () => (await import("./commands/eject.ts")).command
+  },
+  executions: {
+    summary: "List recorded executions, or show one as a timeline (text, JSON or HTML)",
+    load: async () => (await import("./commands/executions.ts")).command
+  },
+  replay: {
+    summary: "Run a recorded execution again, from the start or from a node",
+    load: async () => (await import("./commands/replay.ts")).command
+  },
+  "audit-worker": {
+    summary: "Move audit events from the Redis stream bus into PostgreSQL",
+    load: async () => (await import("./commands/audit-worker.ts")).command
   }
 }
 
