@@ -80,6 +80,8 @@ export interface LoadedFlow {
   readonly kind: "json" | "builder"
   readonly source: string
   readonly trigger: FlowTable.FlowEntry["ir"]["trigger"]
+  /** The JSON Schema of the flow input, when it declares one. */
+  readonly input?: Readonly<Record<string, unknown>>
 }
 
 /** Why a programmatic trigger did not run. */
@@ -516,7 +518,8 @@ export const make = <R = never>(
           version: e.version,
           kind: e.kind,
           source: e.source,
-          trigger: e.ir.trigger
+          trigger: e.ir.trigger,
+          ...(e.ir.input === undefined ? {} : { input: e.ir.input })
         })),
       trigger: (flowId, input, triggerOptions = {}) =>
         Effect.suspend(() => {

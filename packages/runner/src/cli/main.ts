@@ -42,6 +42,14 @@ const commands: Record<string, { readonly summary: string; readonly load: () => 
   "audit-worker": {
     summary: "Move audit events from the Redis stream bus into PostgreSQL",
     load: async () => (await import("./commands/audit-worker.ts")).command
+  },
+  serve: {
+    summary: "Serve flows over HTTP, cron and queues (watched, hot reload)",
+    load: async () => (await import("./commands/serve.ts")).command
+  },
+  flows: {
+    summary: "Publish, list and roll back flows in the PostgreSQL config DB",
+    load: async () => (await import("./commands/flows.ts")).command
   }
 }
 
