@@ -106,6 +106,8 @@ export interface SqlClientOptions {
   readonly maxLifetimeSeconds?: number
   /** Server-side `statement_timeout` in ms for every statement (default 30 000; 0 = none). */
   readonly statementTimeoutMs?: number
+  /** `search_path` on every connection, e.g. a tenant's schema (default: the server's). */
+  readonly searchPath?: string
   /** `application_name` on every connection (default `jsonflow`), visible in `pg_stat_activity`. */
   readonly applicationName?: string
   /** TLS: `true`/`"require"`, `"verify-full"`, or tls.connect options (default: off). */
@@ -232,6 +234,7 @@ export const make = (options: SqlClientOptions) =>
       onnotice: () => {},
       connection: {
         application_name: options.applicationName ?? DEFAULTS.applicationName,
+        ...(options.searchPath === undefined ? {} : { search_path: options.searchPath }),
         ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {})
       },
       // No pipelining (an option postgres.js parses but does not type; the pool-exhaustion test guards it):
