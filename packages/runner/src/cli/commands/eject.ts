@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util"
 import { Eject, FlowFile, Problem } from "@jsonflow/json-dsl"
 import type { Command } from "../Command.ts"
+import { registryFor } from "./validate.ts"
 
 const usage = `Usage: jsonflow eject <file> [--flow <id>] [--modules <dir>]
 
@@ -27,7 +28,7 @@ export const command: Command = {
       return 2
     }
     const modules = values.modules === undefined ? undefined : FlowFile.readModules(values.modules)
-    const opened = FlowFile.open(file, FlowFile.validationRegistry, modules === undefined ? {} : { modules })
+    const opened = FlowFile.open(file, await registryFor([file]), modules === undefined ? {} : { modules })
     const flows = values.flow === undefined ? opened.flows : opened.flows.filter((f) => f.flow.id === values.flow)
     const chosen = flows[0]
     if (chosen === undefined || flows.length > 1 || Problem.hasErrors(chosen.problems)) {

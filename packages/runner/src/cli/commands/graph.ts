@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util"
 import { FlowFile, Mermaid, Problem } from "@jsonflow/json-dsl"
 import type { Command } from "../Command.ts"
+import { registryFor } from "./validate.ts"
 
 const usage = `Usage: jsonflow graph <file> [--flow <id>] [--modules <dir>]
 
@@ -27,7 +28,7 @@ export const command: Command = {
       return 2
     }
     const modules = values.modules === undefined ? undefined : FlowFile.readModules(values.modules)
-    const opened = FlowFile.open(file, FlowFile.validationRegistry, modules === undefined ? {} : { modules })
+    const opened = FlowFile.open(file, await registryFor([file]), modules === undefined ? {} : { modules })
     const flows = values.flow === undefined ? opened.flows : opened.flows.filter((f) => f.flow.id === values.flow)
     if (flows.length !== 1) {
       for (const problem of opened.problems) io.stderr(`${Problem.format(file, problem)}\n`)

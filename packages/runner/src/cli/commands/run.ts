@@ -10,7 +10,9 @@ import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { Builtins, Compiler, type Ir, Registry } from "@jsonflow/core"
 import { Execute, FlowFile, HttpRequest, Nflow, Problem } from "@jsonflow/json-dsl"
-import { Effect } from "effect"
+import { Sandbox, Nodes as SandboxNodes } from "@jsonflow/sandbox"
+import * as Expressions from "@jsonflow/sandbox/expressions"
+import { Effect, Layer } from "effect"
 import type { Command, Io } from "../Command.ts"
 
 const usage = `Usage: jsonflow run <file> [--flow <id>] [--input <json>|@<file>]
@@ -47,13 +49,24 @@ const parseInput = (text: string | undefined, cwd: string): unknown => {
   }
 }
 
-// Code boxes need the sandbox's script runner; until it is wired here they fail with this message.
-const noSandbox: Nflow.JsNode.ScriptRunner = {
-  run: () =>
-    Effect.fail(new Error("nFlow js boxes need the sandbox (@jsonflow/sandbox), which this CLI does not load yet"))
+// nFlow code boxes run in the sandbox, through the same service as `js`/`ts` nodes.
+const sandboxRunner: Nflow.JsNode.ScriptRunner<Sandbox> = {
+  run: (source, input, context) =>
+    Sandbox.use((sandbox) =>
+      Effect.map(
+        sandbox.run(source, input, { nodeId: context.nodeId, executionId: context.executionId }),
+        (r) => r.output
+      )
+    )
 }
 
-const registry = Registry.merge(Builtins.registry, Nflow.registry(noSandbox))
+const registry = Registry.merge(
+  Registry.merge(Builtins.registry, Nflow.registry(sandboxRunner)),
+  Registry.make(...SandboxNodes.definitions)
+)
+
+// The sandbox process and the JSONata engine for `expr` values (the embedded defaults).
+const services = Layer.mergeAll(Sandbox.layer(), Expressions.layer())
 
 export const command: Command = {
   name: "run",
@@ -127,7 +140,7 @@ export const command: Command = {
       return 1
     }
     const flow: Ir.Flow = chosen.flow
-    const exit = await Effect.runPromiseExit(
+    const program =
       flow.trigger.type === "http"
         ? (() => {
             const trigger = flow.trigger
@@ -135,7 +148,7 @@ export const command: Command = {
             const requestMethod = values.method ?? (trigger.method === "ANY" ? "GET" : trigger.method)
             const routeParams = HttpRequest.matchPath(trigger.path, requestPath)
             if (routeParams === undefined || !HttpRequest.methodMatches(trigger.method, requestMethod)) {
-              return Effect.succeed<unknown>(Execute.NOT_FOUND)
+              return Effect.succeed<unknown>(Execute.NOT_FOUND) as Effect.Effect<unknown, unknown, Sandbox>
             }
             const request = HttpRequest.make({
               method: requestMethod,
@@ -145,13 +158,13 @@ export const command: Command = {
               headers: HttpRequest.headersOf(values.header ?? []),
               body: input
             })
-            return Execute.runRequest(outcome.flow, request) as Effect.Effect<unknown, unknown, never>
+            return Execute.runRequest(outcome.flow, request) as Effect.Effect<unknown, unknown, Sandbox>
           })()
         : (Effect.map(outcome.flow.run(input), (result) => ({
             output: result.output,
             ...(result.reply === undefined ? {} : { reply: result.reply })
-          })) as Effect.Effect<unknown, unknown, never>)
-    )
+          })) as Effect.Effect<unknown, unknown, Sandbox>)
+    const exit = await Effect.runPromiseExit(Effect.provide(program, services))
     if (exit._tag === "Success") {
       print(io, exit.value)
       return 0

@@ -5,9 +5,30 @@
  *
  * @module validate
  */
+import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
+import { Registry } from "@jsonflow/core"
 import { FlowFile, Problem } from "@jsonflow/json-dsl"
 import type { Command } from "../Command.ts"
+
+const USES_CODE_NODES = /"type"\s*:\s*"(?:js|ts)"/
+
+/**
+ * The registry to check `files` with: built-ins and nFlow types, plus the sandbox's `js`/`ts` definitions
+ * when a file uses them (loading the sandbox costs about a second, so only then).
+ */
+export const registryFor = async (files: ReadonlyArray<string>): Promise<Registry.Registry<unknown>> => {
+  const usesCode = files.some((file) => {
+    try {
+      return USES_CODE_NODES.test(readFileSync(file, "utf8"))
+    } catch {
+      return false
+    }
+  })
+  if (!usesCode) return FlowFile.validationRegistry
+  const { Nodes } = await import("@jsonflow/sandbox")
+  return Registry.merge(FlowFile.validationRegistry, Registry.make(...Nodes.definitions))
+}
 
 const usage = `Usage: jsonflow validate <file>... [--modules <dir>]
 
@@ -33,8 +54,9 @@ export const command: Command = {
     }
     const modules = values.modules === undefined ? undefined : FlowFile.readModules(values.modules)
     let failed = false
+    const registry = await registryFor(positionals)
     for (const file of positionals) {
-      const opened = FlowFile.open(file, FlowFile.validationRegistry, modules === undefined ? {} : { modules })
+      const opened = FlowFile.open(file, registry, modules === undefined ? {} : { modules })
       for (const problem of opened.problems) io.stdout(`${Problem.format(file, problem)}\n`)
       if (Problem.hasErrors(opened.problems)) failed = true
       else io.stdout(`ok ${file}\n`)
