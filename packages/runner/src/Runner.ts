@@ -23,13 +23,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { type Compiler, type Flow, FlowError, FlowEvents } from "@jsonflow/core"
 import { Context, Effect, Exit, type Fiber, Layer, Scope } from "effect"
-import { Redis } from "ioredis"
 import * as Config from "./Config.ts"
 import { makeAdmin, type ReloadReport } from "./http/admin.ts"
 import { gates, type Handler, makeHandler } from "./http/server.ts"
 import * as Executor from "./internal/executor.ts"
 import * as FlowTable from "./internal/flowTable.ts"
 import * as JsonEnvironment from "./JsonEnvironment.ts"
+import type * as AuditOps from "./ops/audit.ts"
 import * as ClientIp from "./ops/clientIp.ts"
 import * as Logger from "./ops/logger.ts"
 import * as Metrics from "./ops/metrics.ts"
@@ -37,9 +37,9 @@ import * as RateLimit from "./ops/rateLimit.ts"
 import { ConfigError, FlowLoadError, FlowNotFound, QueueUnavailable, Shed, StartError } from "./RunnerError.ts"
 import * as Directory from "./sources/directory.ts"
 import type { SourcedFlow } from "./sources/FlowSource.ts"
-import * as ConfigDb from "./sources/postgres.ts"
+import type * as ConfigDb from "./sources/postgres.ts"
 import * as Cron from "./triggers/cron.ts"
-import * as Queue from "./triggers/queue.ts"
+import type * as Queue from "./triggers/queue.ts"
 
 export type { ReloadReport } from "./http/admin.ts"
 export type { Handler } from "./http/server.ts"
@@ -183,9 +183,6 @@ export const make = <R = never>(
         metrics.nodeFailures.inc({ flow: event.flowId, type: event.nodeType })
       }
     }
-    const events = FlowEvents.layer([metricsSubscriber, ...(options.subscribers ?? [])], {
-      snapshots: config.audit.snapshots
-    })
     const buildLayer = <A>(layer: Layer.Layer<A, unknown, never>, what: string) =>
       Layer.buildWithScope(layer, scope).pipe(
         Effect.mapError(
@@ -195,6 +192,22 @@ export const make = <R = never>(
             })
         )
       )
+    // The audit layer first: its scope closes last, so it flushes after the executions drained.
+    // Optional parts are imported only when configured: a runner without Redis never loads BullMQ.
+    const auditOps: typeof AuditOps | undefined =
+      config.audit.sink === "none" ? undefined : yield* Effect.promise(() => import("./ops/audit.ts"))
+    const auditLive = yield* Effect.try({
+      try: () => auditOps?.auditLayer(config.audit, process.cwd(), options.env ?? process.env),
+      catch: (error) => new StartError({ reason: error instanceof Error ? error.message : String(error) })
+    })
+    const auditContext = auditLive ? yield* buildLayer(auditLive, "the audit store") : undefined
+    const audit = auditContext && auditOps ? Context.get(auditContext, auditOps.Audit.Audit) : undefined
+    const auditEvents = auditContext ? Context.get(auditContext, FlowEvents.FlowEvents) : undefined
+    if (audit && auditOps) metrics.registry.collect(() => auditOps.counterLines(audit.counters()))
+    const events = FlowEvents.layer(
+      [metricsSubscriber, ...(auditEvents ? [auditEvents.emit] : []), ...(options.subscribers ?? [])],
+      { snapshots: config.audit.sink === "none" ? "none" : config.audit.snapshots }
+    )
     const userContext = yield* buildLayer(
       Layer.merge(events, (options.layers ?? Layer.empty) as Layer.Layer<unknown, unknown, never>),
       "the layers"
@@ -218,7 +231,10 @@ export const make = <R = never>(
         source: `options.flows[${i}]`,
         definition: definition as Flow.FlowDefinition<unknown, unknown, unknown>
       }))
-    const configDb = config.configDb ? ConfigDb.make(config.configDb.url, config.configDb.schema) : undefined
+    const configDbUrl = config.configDb
+    const configDb: ConfigDb.ConfigDb | undefined = configDbUrl
+      ? (yield* Effect.promise(() => import("./sources/postgres.ts"))).make(configDbUrl.url, configDbUrl.schema)
+      : undefined
     if (configDb) yield* Effect.addFinalizer(() => Effect.promise(() => configDb.close().catch(() => {})))
     const readSources = async () => {
       const snapshot = await Directory.readPaths(config.flows.paths, jsonRegistry)
@@ -251,6 +267,7 @@ export const make = <R = never>(
         ...(previous === undefined ? {} : { previous }),
         warn: (message, fields) => logger.log("warn", message, fields)
       })
+      if (audit) for (const entry of table.flows.values()) audit.registerFlow(entry.ir)
       return { table, failures: [...failures, ...table.failures] }
     }
     const started = performance.now()
@@ -264,9 +281,13 @@ export const make = <R = never>(
     let draining = false
 
     // Redis: queues and cron claims.
+    const redisConfig = config.redis
+    const queueModule: typeof Queue | undefined = redisConfig
+      ? yield* Effect.promise(() => import("./triggers/queue.ts"))
+      : undefined
     const queues =
-      config.redis && options.triggers?.queue !== false
-        ? Queue.make({ redis: config.redis, queue: config.queue, executor, table: () => table, logger })
+      redisConfig && queueModule && options.triggers?.queue !== false
+        ? queueModule.make({ redis: redisConfig, queue: config.queue, executor, table: () => table, logger })
         : undefined
     if (queues) {
       yield* Effect.addFinalizer(() => Effect.promise(() => queues.close().catch(() => {})))
@@ -285,8 +306,12 @@ export const make = <R = never>(
       })
     }
     const redis =
-      config.redis && options.triggers?.cron !== false
-        ? new Redis({ ...Queue.connectionOf(config.redis.url), lazyConnect: true, maxRetriesPerRequest: 3 })
+      redisConfig && queueModule && options.triggers?.cron !== false
+        ? new (yield* Effect.promise(() => import("ioredis"))).Redis({
+            ...queueModule.connectionOf(redisConfig.url),
+            lazyConnect: true,
+            maxRetriesPerRequest: 3
+          })
         : undefined
     if (redis) {
       redis.on("error", () => {}) // reported where a command fails
