@@ -16,7 +16,7 @@ import { Credentials } from "@jsonflow/core"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { Cluster, Redis } from "ioredis"
 import { defaults, type RedisConfig, type RedisTls } from "./config.ts"
-import { fromIoredisError, type RedisError, RedisUnavailable } from "./errors.ts"
+import { fromIoredisError, type RedisError, RedisReplyError, RedisUnavailable } from "./errors.ts"
 
 /** One entry of a Redis stream. */
 export interface StreamEntry {
@@ -182,21 +182,24 @@ const build = (config: RedisConfig, secrets: Secrets, sentinel: Secrets, command
 }
 
 /** Opens the client and waits until it is ready; on failure it is disconnected (no reconnect loop left behind). */
-const connect = (client: Client, timeoutMs: number): Effect.Effect<Client, RedisUnavailable> => {
+const connect = (client: Client, timeoutMs: number): Effect.Effect<Client, RedisUnavailable | RedisReplyError> => {
   let lastError: unknown
   // ioredis emits connection errors as events; without a listener they would be printed, and we want the
-  // cause (ECONNREFUSED, ...) rather than the generic "Connection is closed." of the rejected promise.
+  // cause (ECONNREFUSED, WRONGPASS, ...) rather than the generic "Connection is closed." of the rejection.
   client.on("error", (error: unknown) => {
     lastError = error
   })
-  const reason = (error: unknown) => {
+  const failure = (error: unknown): RedisUnavailable | RedisReplyError => {
     const cause = lastError ?? error
-    return cause instanceof Error ? cause.message : String(cause)
+    // The server answered (wrong password, missing ACL permission): retrying the same settings cannot help.
+    if (cause instanceof Error && cause.name === "ReplyError") {
+      const code = /^[A-Z]+/.exec(cause.message)?.[0] ?? "ERR"
+      return new RedisReplyError({ operation: "connect", code, reason: cause.message, retryable: false })
+    }
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    return new RedisUnavailable({ operation: "connect", reason, retryable: true })
   }
-  return Effect.tryPromise({
-    try: () => client.connect(),
-    catch: (error) => new RedisUnavailable({ operation: "connect", reason: reason(error), retryable: true })
-  }).pipe(
+  return Effect.tryPromise({ try: () => client.connect(), catch: failure }).pipe(
     Effect.timeoutOrElse({
       duration: timeoutMs,
       orElse: () =>
@@ -281,7 +284,7 @@ export const fromClient = (
         // BLOCK 0 waits forever: then only interruption ends it, not a client-side timeout.
         const connection = spawn(blockMs === 0 ? undefined : blockMs + timeoutMs)
         return connect(connection, config.connectTimeoutMs ?? defaults.connectTimeoutMs)
-      }).pipe(Effect.mapError((e) => new RedisUnavailable({ operation: "xread", reason: e.reason, retryable: true }))),
+      }),
       (connection) =>
         Effect.tryPromise({
           try: () => connection.call("XREAD", ...args),
@@ -347,8 +350,9 @@ export const fromClient = (
 
 /**
  * The live layer: opens the client (waiting up to `connectTimeoutMs` for it to be ready) and closes it when
- * the layer's scope ends. Fails with `RedisUnavailable` when the server cannot be reached, or
- * `CredentialNotFound` when the named credential is missing.
+ * the layer's scope ends. Fails with `RedisUnavailable` when the server cannot be reached,
+ * `RedisReplyError` when it refuses the connection (`WRONGPASS`, `NOPERM`), or `CredentialNotFound` when the
+ * named credential is missing.
  *
  * @example
  * ```ts
@@ -359,7 +363,7 @@ export const fromClient = (
  */
 export const layer = (
   config: RedisConfig
-): Layer.Layer<RedisClient, RedisUnavailable | Credentials.CredentialNotFound> =>
+): Layer.Layer<RedisClient, RedisUnavailable | RedisReplyError | Credentials.CredentialNotFound> =>
   Layer.effect(
     RedisClient,
     Effect.gen(function* () {

@@ -305,8 +305,10 @@ Services.describeWith(service, "redis", () => {
           )
         )
       )
-      assert.strictEqual(error._tag, "RedisUnavailable")
-      assert.include(error.message, "WRONGPASS")
+      assert.strictEqual(error._tag, "RedisReplyError")
+      if (error._tag === "RedisReplyError") assert.strictEqual(error.code, "WRONGPASS")
+      assert.isFalse(error.retryable)
+      assert.notInclude(error.message, "wrong")
       const missing = yield* Effect.flip(
         Effect.provide(
           Redis.RedisClient.use((r) => r.get("k")),
