@@ -146,19 +146,23 @@ export const failureOf = (
             status: 500,
             error: { _tag: error._tag, message: error.message, nodeId: error.nodeId, flowId, executionId }
           }
-        case "NodeFailed":
+        case "NodeFailed": {
+          // A crash (a thrown exception, not a typed failure) may carry internals: the client gets its kind only.
+          const defect = error.error._tag === "NodeDefect"
+          const causeMessage = defect ? "the node crashed (see the execution's audit trace)" : error.error.message
           return {
             status: 500,
             error: {
               _tag: "NodeFailed",
-              message: error.message,
+              message: `node "${error.nodeId}" (${error.nodeType}) failed: ${error.error._tag}: ${causeMessage}`,
               nodeId: error.nodeId,
               nodeType: error.nodeType,
-              cause: { _tag: error.error._tag, message: error.error.message, retryable: error.error.retryable },
+              cause: { _tag: error.error._tag, message: causeMessage, retryable: error.error.retryable },
               flowId,
               executionId
             }
           }
+        }
       }
     }
   }
