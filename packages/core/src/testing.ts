@@ -268,3 +268,54 @@ export const recordFixture = (
   }
   return { flowId: flow.id, nodes }
 }
+
+/**
+ * A hand-made `NodeContext`, for unit-testing a node definition's `run` outside a flow. Override any field.
+ *
+ * @example
+ * ```ts
+ * const out = await Effect.runPromise(Testing.runOut(myNode, { id: 1 }, { verbose: true }))
+ * const context = Testing.nodeContext({ nodeId: "lookup", variables: { region: "eu" } })
+ * ```
+ */
+export const nodeContext = (overrides: Partial<Node.NodeContext> = {}): Node.NodeContext => {
+  const variables: Record<string, unknown> = { ...overrides.variables }
+  return {
+    executionId: "test-execution",
+    flowId: "test-flow",
+    flowVersion: "1",
+    nodeId: "node",
+    nodeType: "test",
+    attempt: 1,
+    trigger: undefined,
+    setVariable: (name, value) => {
+      variables[name] = value
+    },
+    outputOf: () => undefined,
+    reply: () => true,
+    runSubflow: () => Effect.die(new Error("no sub-flow in a hand-made node context")),
+    ...overrides,
+    variables
+  }
+}
+
+/**
+ * Runs a single-output definition (made with `output`) and returns the value it emitted on `out`.
+ *
+ * @example
+ * ```ts
+ * const rows = yield* Testing.runOut(Sql.query, { params: [7] }, { sql: "select $1::int as n" })
+ * ```
+ */
+export const runOut = <C, I, A, E, R>(
+  definition: Node.Definition<string, C, I, { readonly out: A }, E, R>,
+  input: NoInfer<I>,
+  config: NoInfer<C>,
+  context: Node.NodeContext = nodeContext({ nodeType: definition.type })
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(definition.run(input, config, context), (emission) => {
+    const single = emission as { readonly port: string; readonly value: A }
+    return single.port === Ir.OUT_PORT
+      ? Effect.succeed(single.value)
+      : Effect.die(new Error(`expected one emission on "out", got ${JSON.stringify(emission)}`))
+  })
