@@ -34,7 +34,7 @@ const BUILTIN: Readonly<Record<string, string>> = {
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 const access = (name: string) => (IDENTIFIER.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`)
 const key = (name: string) => (IDENTIFIER.test(name) ? name : JSON.stringify(name))
-const portOf = (ref: Ir.PortRef) => `p${access(ref.node)}${access(ref.port)}`
+const portOf = (ref: Ir.PortRef) => (ref.node === "$input" ? "p.$input" : `p${access(ref.node)}${access(ref.port)}`)
 
 /** A JSON value as a TypeScript literal, indented for its place in the code. */
 const literal = (value: unknown, indent: string): string => {

@@ -359,7 +359,21 @@ export const load = <R>(input: unknown, registry: Registry.Registry<R>, options:
     path: toDocumentPointer(p.path, assembled.edgeIndex),
     ...(p.nodeId === undefined ? {} : { nodeId: p.nodeId })
   }))
-  const inDocument = collapseUnions([...assembled.problems, ...fromCompiler]).map((p) => ({
+  // A node behind a broken one is "unreachable" only as a consequence: say so once, at the cause.
+  const broken = new Set(
+    fromCompiler.filter((p) => p.severity === "error" && p.nodeId !== undefined).map((p) => p.nodeId)
+  )
+  for (const id of assembled.dropped) broken.add(id)
+  const edges = Array.isArray(migrated.document.edges) ? (migrated.document.edges as ReadonlyArray<unknown>) : []
+  const behindBroken = (nodeId: string) =>
+    edges.some((e) => {
+      const edge = e as { readonly from?: { readonly node?: unknown }; readonly to?: { readonly node?: unknown } }
+      return edge.to?.node === nodeId && typeof edge.from?.node === "string" && broken.has(edge.from.node)
+    })
+  const consequences = fromCompiler.filter(
+    (p) => !(p.code === "unreachable" && p.nodeId !== undefined && behindBroken(p.nodeId))
+  )
+  const inDocument = collapseUnions([...assembled.problems, ...consequences]).map((p) => ({
     ...p,
     path: migrated.toSource(p.path)
   }))

@@ -103,9 +103,9 @@ describe("nFlow import: canonical output", () => {
       "c3b1f0aa-9f8e-4d7c-b6a5-333333333333",
       "d4e2a1bb-8e7d-4c6b-a594-444444444444"
     ])
-    expect((flow.nodes["n_6f1c2a3e-0b1d-4c1e-9a2b-111111111111"]?.config as { id: string }).id).toBe(
-      "6f1c2a3e-0b1d-4c1e-9a2b-111111111111"
-    )
+    expect(flow.nodes["n_6f1c2a3e-0b1d-4c1e-9a2b-111111111111"]?.config).toMatchObject({
+      id: "6f1c2a3e-0b1d-4c1e-9a2b-111111111111"
+    })
   })
 })
 

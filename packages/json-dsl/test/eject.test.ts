@@ -1,0 +1,79 @@
+import { execFileSync } from "node:child_process"
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { Ir } from "@jsonflow/core"
+import { afterAll, describe, expect, it } from "vitest"
+import { Eject, FlowFile, Load, Mermaid } from "../src/index.ts"
+
+const read = (path: string) => readFileSync(new URL(`./fixtures/${path}`, import.meta.url), "utf8")
+const loadFlow = (path: string) => {
+  const result = Load.load(read(path), FlowFile.validationRegistry)
+  if (result._tag !== "Loaded") throw new Error(JSON.stringify(result.problems))
+  return result.flow
+}
+
+// Ejected modules are written inside the repo so they resolve @jsonflow/core like user code would.
+const dir = new URL("./.ejected/", import.meta.url)
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe("eject: builder TypeScript for a JSON flow", () => {
+  const files = ["orders.flow.json", "lines.flow.json", "guard.flow.json"]
+  mkdirSync(dir, { recursive: true })
+  for (const file of files)
+    writeFileSync(new URL(file.replace(".flow.json", ".ts"), dir), Eject.toTypeScript(loadFlow(`valid/${file}`)))
+  writeFileSync(
+    new URL("tsconfig.json", dir),
+    JSON.stringify({ extends: "../../../../tsconfig.base.json", include: ["*.ts"] })
+  )
+
+  it("type-checks under the project's strict settings", () => {
+    const tsc = new URL("../../../node_modules/.bin/tsc", import.meta.url).pathname
+    const output = (() => {
+      try {
+        return execFileSync(tsc, ["--noEmit", "-p", new URL("tsconfig.json", dir).pathname], { encoding: "utf8" })
+      } catch (error) {
+        return String((error as { stdout?: unknown }).stdout)
+      }
+    })()
+    expect(output).toBe("")
+  })
+
+  it.each(files)("%s builds the IR it was ejected from", async (file) => {
+    const module = (await import(new URL(file.replace(".flow.json", ".ts"), dir).href)) as { flow: { ir: Ir.Flow } }
+    const loaded = loadFlow(`valid/${file}`)
+    expect(Ir.equals(module.flow.ir, loaded)).toBe(true)
+  })
+
+  it("orders edges like the builder (grouped by target) and refuses cycles", () => {
+    const flow = loadFlow("valid/orders.flow.json")
+    const shuffled = { ...flow, edges: [...flow.edges.slice(1), flow.edges[0]!] }
+    expect(Ir.equals(Eject.normalize(shuffled), flow)).toBe(true)
+    const cyclic = {
+      ...flow,
+      edges: [...flow.edges, { from: { node: "reply", port: "out" }, to: { node: "shape", port: "in" } }]
+    }
+    expect(() => Eject.toTypeScript(cyclic)).toThrow("the flow has a cycle")
+  })
+})
+
+describe("Mermaid", () => {
+  it("draws labels, ids, types and ports, failure edges dashed, forEach bodies as subgraphs", () => {
+    expect(Mermaid.toMermaid(loadFlow("valid/guard.flow.json"))).toBe(
+      [
+        "flowchart LR",
+        '  n0(["cron */5 * * * * Europe/Paris"])',
+        '  n1["check<br/>switch"]',
+        '  n2["All good<br/>fine · noop"]',
+        '  n3["alarm<br/>fail"]',
+        '  n4["caught<br/>map"]',
+        '  n0 -->|"out"| n1',
+        '  n1 -->|"ok"| n2',
+        '  n1 -->|"default"| n3',
+        '  n3 -.->|"error"| n4',
+        ""
+      ].join("\n")
+    )
+    const lines = Mermaid.toMermaid(loadFlow("valid/lines.flow.json"))
+    expect(lines).toContain('  subgraph n2["price<br/>forEach"]')
+    expect(lines).toContain('  n6 -->|"out → skipped"| n7')
+  })
+})
