@@ -283,8 +283,8 @@ interface EnvKey {
 
 // Leaves come from the JSON Schema so that a new config key gets its env name without further code.
 const envKeys = (): ReadonlyArray<EnvKey> => {
-  const root = jsonSchema() as { properties?: Record<string, JsonNode>; $defs?: Record<string, JsonNode> }
-  const defs = root.$defs ?? {}
+  const document = jsonSchema() as JsonNode & { $defs?: Record<string, JsonNode> }
+  const defs = document.$defs ?? {}
   const keys: Array<EnvKey> = []
   const deref = (node: JsonNode): JsonNode =>
     typeof node.$ref === "string" ? deref(defs[node.$ref.replace("#/$defs/", "")] ?? {}) : node
@@ -307,7 +307,7 @@ const envKeys = (): ReadonlyArray<EnvKey> => {
     if (types.includes("object")) return // records (limits.flows) are file-only
     keys.push({ path, env: `JSONFLOW_${path.map(snake).join("_")}`, kind })
   }
-  for (const [key, child] of Object.entries(root.properties ?? {})) walk(child, [key])
+  for (const [key, child] of Object.entries(deref(document).properties ?? {})) walk(child, [key])
   return keys
 }
 

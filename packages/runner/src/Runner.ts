@@ -192,37 +192,7 @@ export const make = <R = never>(
             })
         )
       )
-    // The audit layer first: its scope closes last, so it flushes after the executions drained.
-    // Optional parts are imported only when configured: a runner without Redis never loads BullMQ.
-    const auditOps: typeof AuditOps | undefined =
-      config.audit.sink === "none" ? undefined : yield* Effect.promise(() => import("./ops/audit.ts"))
-    const auditLive = yield* Effect.try({
-      try: () => auditOps?.auditLayer(config.audit, process.cwd(), options.env ?? process.env),
-      catch: (error) => new StartError({ reason: error instanceof Error ? error.message : String(error) })
-    })
-    const auditContext = auditLive ? yield* buildLayer(auditLive, "the audit store") : undefined
-    const audit = auditContext && auditOps ? Context.get(auditContext, auditOps.Audit.Audit) : undefined
-    const auditEvents = auditContext ? Context.get(auditContext, FlowEvents.FlowEvents) : undefined
-    if (audit && auditOps) metrics.registry.collect(() => auditOps.counterLines(audit.counters()))
-    const events = FlowEvents.layer(
-      [metricsSubscriber, ...(auditEvents ? [auditEvents.emit] : []), ...(options.subscribers ?? [])],
-      { snapshots: config.audit.sink === "none" ? "none" : config.audit.snapshots }
-    )
-    const userContext = yield* buildLayer(
-      Layer.merge(events, (options.layers ?? Layer.empty) as Layer.Layer<unknown, unknown, never>),
-      "the layers"
-    )
-    const jsonContext = yield* buildLayer(
-      JsonEnvironment.layer({ ssrfAllow: config.ssrf.allow, extensions: options.extensions ?? [] }),
-      "the JSON flow environment"
-    )
-    const contexts = {
-      builder: userContext as Context.Context<never>,
-      json: Context.merge(userContext, jsonContext) as Context.Context<never>
-    }
-    const executor = Executor.make(contexts, metrics, logger)
     const jsonRegistry = JsonEnvironment.registry(options.extensions ?? [])
-
     // Sources
     const definitions: Array<SourcedFlow> = (options.flows ?? [])
       .filter((f): f is Flow.FlowDefinition<unknown, unknown, R> => typeof f !== "string")
@@ -258,6 +228,7 @@ export const make = <R = never>(
       return { flows, failures }
     }
     const limitsOf = (flowId: string) => Config.limitsOf(config, flowId)
+    let registerFlows: ((table: FlowTable.FlowTable) => void) | undefined
     const buildTable = async (previous: FlowTable.FlowTable | undefined) => {
       const { flows, failures } = await readSources()
       const table = FlowTable.build(flows, {
@@ -267,7 +238,7 @@ export const make = <R = never>(
         ...(previous === undefined ? {} : { previous }),
         warn: (message, fields) => logger.log("warn", message, fields)
       })
-      if (audit) for (const entry of table.flows.values()) audit.registerFlow(entry.ir)
+      registerFlows?.(table)
       return { table, failures: [...failures, ...table.failures] }
     }
     const started = performance.now()
@@ -277,6 +248,41 @@ export const make = <R = never>(
       for (const f of first.failures) logger.log("error", "flow failed to load", { ...f })
     }
     let table = first.table
+    // Layers, audit first: they close after the drain below, and the audit flushes last of them.
+    // Optional parts are imported only when configured: a runner without Redis never loads BullMQ.
+    const auditOps: typeof AuditOps | undefined =
+      config.audit.sink === "none" ? undefined : yield* Effect.promise(() => import("./ops/audit.ts"))
+    const auditLive = yield* Effect.try({
+      try: () => auditOps?.auditLayer(config.audit, process.cwd(), options.env ?? process.env),
+      catch: (error) => new StartError({ reason: error instanceof Error ? error.message : String(error) })
+    })
+    const auditContext = auditLive ? yield* buildLayer(auditLive, "the audit store") : undefined
+    const audit = auditContext && auditOps ? Context.get(auditContext, auditOps.Audit.Audit) : undefined
+    const auditEvents = auditContext ? Context.get(auditContext, FlowEvents.FlowEvents) : undefined
+    if (audit && auditOps) metrics.registry.collect(() => auditOps.counterLines(audit.counters()))
+    const events = FlowEvents.layer(
+      [metricsSubscriber, ...(auditEvents ? [auditEvents.emit] : []), ...(options.subscribers ?? [])],
+      { snapshots: config.audit.sink === "none" ? "none" : config.audit.snapshots }
+    )
+    const userContext = yield* buildLayer(
+      Layer.merge(events, (options.layers ?? Layer.empty) as Layer.Layer<unknown, unknown, never>),
+      "the layers"
+    )
+    const jsonContext = yield* buildLayer(
+      JsonEnvironment.layer({ ssrfAllow: config.ssrf.allow, extensions: options.extensions ?? [] }),
+      "the JSON flow environment"
+    )
+    const contexts = {
+      builder: userContext as Context.Context<never>,
+      json: Context.merge(userContext, jsonContext) as Context.Context<never>
+    }
+    const executor = Executor.make(contexts, metrics, logger)
+    if (audit) {
+      registerFlows = (t) => {
+        for (const entry of t.flows.values()) audit.registerFlow(entry.ir)
+      }
+      registerFlows(table)
+    }
     let ready = false
     let draining = false
 
