@@ -19,7 +19,7 @@ import { Effect, Fiber, type Scope } from "effect"
 import * as Journal from "./Journal.ts"
 import type { Entry } from "./Record.ts"
 import type { Redactor } from "./Redaction.ts"
-import type { Sink, SinkError } from "./Sink.ts"
+import { type Sink, SinkError } from "./Sink.ts"
 
 /** What to do with an entry when the buffer is full. */
 export type FullPolicy = "spill" | "block" | "drop"
@@ -38,6 +38,8 @@ export interface BufferOptions {
   readonly journalDir?: string
   /** Backoff between retries of a failed write (default 50 ms doubling up to 2 s). */
   readonly retry?: { readonly initialMs?: number; readonly maxMs?: number }
+  /** A write taking longer counts as failed and is retried (default 30 s): a hung connection marks the sink down. */
+  readonly writeTimeoutMs?: number
   /** How long shutdown keeps writing before it spills the rest (default 10 s). */
   readonly shutdownTimeoutMs?: number
 }
@@ -83,7 +85,8 @@ const DEFAULTS = {
   journalDir: ".jsonflow/audit-journal",
   initialMs: 50,
   maxMs: 2_000,
-  shutdownTimeoutMs: 10_000
+  shutdownTimeoutMs: 10_000,
+  writeTimeoutMs: 30_000
 } as const
 
 /**
@@ -112,6 +115,7 @@ export const make = (
     const policy = options.onFull ?? DEFAULTS.onFull
     const initialMs = options.retry?.initialMs ?? DEFAULTS.initialMs
     const maxMs = options.retry?.maxMs ?? DEFAULTS.maxMs
+    const writeTimeoutMs = options.writeTimeoutMs ?? DEFAULTS.writeTimeoutMs
     const journal = Journal.open(
       `${options.journalDir ?? DEFAULTS.journalDir}/${sink.name.replace(/[^A-Za-z0-9_.-]/g, "_")}`,
       redactor.entry
@@ -122,6 +126,8 @@ export const make = (
     const size = () => queue.length - head
     const inFlight = new Set<ReadonlyArray<Entry>>()
     let inFlightCount = 0
+    // Capacity bounds what is held in memory: queued plus being written.
+    const load = () => queue.length - head + inFlightCount
     let closing = false
     let closed = false
     let sinkDown = false
@@ -148,7 +154,7 @@ export const make = (
         journal.addSync([redactor.entry(entry)])
         return
       }
-      if (size() >= capacity && policy !== "block") {
+      if (load() >= capacity && policy !== "block") {
         if (policy === "drop") stats.dropped++
         else {
           stats.spilled++
@@ -171,7 +177,6 @@ export const make = (
         queue = queue.slice(head)
         head = 0
       }
-      if (roomWaiters.length > 0 && size() < capacity) notify(roomWaiters)
       return batch
     }
 
@@ -186,6 +191,13 @@ export const make = (
         let delay = initialMs
         while (true) {
           const failure = yield* sink.write(batch).pipe(
+            Effect.timeoutOrElse({
+              duration: writeTimeoutMs,
+              orElse: () =>
+                Effect.fail(
+                  new SinkError({ sink: sink.name, reason: `no answer in ${writeTimeoutMs} ms`, retryable: true })
+                )
+            }),
             Effect.as(undefined),
             Effect.catch((error: SinkError) => Effect.succeed(error)),
             Effect.catchDefect((defect) =>
@@ -255,6 +267,7 @@ export const make = (
         yield* writeBatch(batch)
         inFlight.delete(batch)
         inFlightCount -= raw.length
+        if (roomWaiters.length > 0 && load() < capacity) notify(roomWaiters)
         // The sink works: the time to bring back what was spilled while it did not.
         if (!replaying && !closing && journal.hasWork()) yield* replayJournal
       }
@@ -309,12 +322,12 @@ export const make = (
       sink,
       offer,
       counters,
-      hasRoom: () => size() < capacity,
+      hasRoom: () => load() < capacity,
       awaitRoom: Effect.suspend(() =>
-        size() < capacity || closed
+        load() < capacity || closed
           ? Effect.void
           : waitFor((resume) => {
-              if (size() < capacity) resume()
+              if (load() < capacity) resume()
               else roomWaiters.push(resume)
             })
       ),

@@ -1,7 +1,7 @@
 /**
  * The audit store: where entries are kept and queried. One implementation over a small SQL driver
  * interface, so PostgreSQL (postgres.js) and the embedded store (PGlite) share one schema and one set of
- * queries. Writes are one transaction per batch: the events (keyed by execution id and sequence number,
+ * queries. A batch is written by one statement: the events (keyed by execution id and sequence number,
  * so a repeated write is a no-op), one merged upsert per execution (commutative, so entries may arrive in
  * any order), and the recorded flow versions; rows travel as one JSON parameter (`jsonb_to_recordset`).
  *
@@ -90,8 +90,6 @@ export class AuditStore extends Context.Service<AuditStore, AuditStoreShape>()("
 export interface StoreOptions {
   /** Schema holding the tables (default `public`); created if missing. */
   readonly schema?: string
-  /** `false`: commit without waiting for the WAL flush (faster; a database crash can lose the last commits). */
-  readonly synchronousCommit?: boolean
 }
 
 // SQLSTATE classes 22 (data), 23 (constraint) and 42 (syntax, undefined objects) will fail again as they are.
@@ -269,7 +267,11 @@ export const make = (driver: SqlDriver, options: StoreOptions = {}): AuditStoreS
     from jsonb_to_recordset($1::text::jsonb) as r(id text, version text, at double precision, ir jsonb)
     on conflict do nothing`
 
-  const statementsFor = (entries: ReadonlyArray<Entry>): Array<Statement> => {
+  // One statement (data-modifying CTEs): atomic without BEGIN/COMMIT, and one round trip per batch.
+  const writeBatch = `with flows as (${insertFlows}), events as (${insertEvents.replace("$1", () => "$2")})
+    ${upsertExecutions.replace("$1", () => "$3")}`
+
+  const statementFor = (entries: ReadonlyArray<Entry>): Statement => {
     const events: Array<FlowEvents.FlowEvent> = []
     const flows: Array<FlowRecorded> = []
     const patches = new Map<string, ExecutionPatch>()
@@ -283,19 +285,13 @@ export const make = (driver: SqlDriver, options: StoreOptions = {}): AuditStoreS
       const before = patches.get(entry.executionId)
       patches.set(entry.executionId, before === undefined ? patch : mergePatch(before, patch))
     }
-    const statements: Array<Statement> = []
-    if (options.synchronousCommit === false) statements.push({ text: "set local synchronous_commit = off", params: [] })
-    if (flows.length > 0) {
-      const rows = flows.map((f) => ({ id: f.flowId, version: f.flowVersion, at: f.at, ir: f.flow }))
-      statements.push({ text: insertFlows, params: [jsonbSafe(JSON.stringify(rows))] })
+    const flowRows = flows.map((f) => ({ id: f.flowId, version: f.flowVersion, at: f.at, ir: f.flow }))
+    // Sorted, so concurrent writers lock execution rows in one order (no deadlock).
+    const sorted = [...patches.values()].sort((a, b) => (a.executionId < b.executionId ? -1 : 1))
+    return {
+      text: writeBatch,
+      params: [jsonbSafe(JSON.stringify(flowRows)), eventRows(events), executionRows(sorted)]
     }
-    if (events.length > 0) {
-      statements.push({ text: insertEvents, params: [eventRows(events)] })
-      // Sorted, so concurrent writers lock execution rows in one order (no deadlock).
-      const sorted = [...patches.values()].sort((a, b) => (a.executionId < b.executionId ? -1 : 1))
-      statements.push({ text: upsertExecutions, params: [executionRows(sorted)] })
-    }
-    return statements
   }
 
   const trace = (executionId: string) =>
@@ -309,7 +305,12 @@ export const make = (driver: SqlDriver, options: StoreOptions = {}): AuditStoreS
   return {
     name: driver.name,
     write: (entries) =>
-      entries.length === 0 ? Effect.void : attempt("write", () => driver.transaction(statementsFor(entries))),
+      entries.length === 0
+        ? Effect.void
+        : attempt("write", async () => {
+            const { text, params } = statementFor(entries)
+            await driver.query(text, params)
+          }),
     listExecutions: (filter = {}) =>
       attempt("listExecutions", async () => {
         const where: Array<string> = []

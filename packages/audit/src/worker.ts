@@ -63,6 +63,17 @@ type StreamEntry = readonly [id: string, fields: ReadonlyArray<string> | null]
 const asEntries = (value: unknown): ReadonlyArray<StreamEntry> =>
   Array.isArray(value) ? value.filter((e): e is StreamEntry => Array.isArray(e) && typeof e[0] === "string") : []
 
+// RESP2 answers [[key, entries], ...]; RESP3 (ioredis' default with Redis 7) a map, flattened to [key, entries, ...].
+const entriesOfRead = (reply: unknown, stream: string): ReadonlyArray<StreamEntry> => {
+  if (!Array.isArray(reply)) return []
+  if (typeof reply[0] === "string") {
+    for (let i = 0; i + 1 < reply.length; i += 2) if (reply[i] === stream) return asEntries(reply[i + 1])
+    return []
+  }
+  for (const item of reply) if (Array.isArray(item) && item[0] === stream) return asEntries(item[1])
+  return []
+}
+
 const fieldOf = (fields: ReadonlyArray<string> | null): string | undefined => {
   if (fields === null) return undefined
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === FIELD) return fields[i + 1]
@@ -201,13 +212,8 @@ export const run = (
         stream,
         ">"
       )
-      const streams = Array.isArray(reply) ? reply : []
-      for (const item of streams) {
-        if (Array.isArray(item) && item[0] === stream) {
-          const entries = asEntries(item[1])
-          if (entries.length > 0) yield* handle(entries, false)
-        }
-      }
+      const entries = entriesOfRead(reply, stream)
+      if (entries.length > 0) yield* handle(entries, false)
     })
 
     // A Redis hiccup is retried; only a failure to create the group (above) ends the worker.

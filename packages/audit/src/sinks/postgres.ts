@@ -1,7 +1,7 @@
 /**
- * The PostgreSQL store and sink (postgres.js). Batches go in as one transaction of three statements with one
- * JSON parameter each (events, execution upserts, recorded flows): no per-row round trips, and idempotent on
- * event id. Migrations run when the layer opens; retention deletes executions older than `retentionDays`
+ * The PostgreSQL store and sink (postgres.js). A batch goes in as one statement (data-modifying CTEs, so it
+ * is atomic without a transaction block) with one JSON parameter per table: one round trip per batch, and
+ * idempotent on event id. Migrations run when the layer opens; retention deletes executions older than `retentionDays`
  * in chunks, once an hour. Connection failures are retried by the audit buffer, which spills to its journal
  * while the database is away.
  *
@@ -58,6 +58,7 @@ export const driver = (options: PostgresOptions): SqlDriver => {
     connect_timeout: options.connectTimeout ?? 5,
     idle_timeout: 30,
     onnotice: () => {},
+    ...(options.synchronousCommit === false ? { connection: { synchronous_commit: "off" } } : {}),
     // Arrays of rows travel as one JSON text parameter; nothing needs type inference round trips.
     fetch_types: false
   })
@@ -97,10 +98,7 @@ export const open = (options: PostgresOptions): Effect.Effect<AuditStoreShape, S
       (d) => Effect.promise(() => d.close().catch(() => undefined))
     )
     yield* migrate(db, options.schema)
-    const store = make(db, {
-      ...(options.schema === undefined ? {} : { schema: options.schema }),
-      ...(options.synchronousCommit === undefined ? {} : { synchronousCommit: options.synchronousCommit })
-    })
+    const store = make(db, options.schema === undefined ? {} : { schema: options.schema })
     if (options.retentionDays !== undefined) {
       const days = options.retentionDays
       yield* Effect.forkScoped(
