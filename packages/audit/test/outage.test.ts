@@ -11,7 +11,7 @@ import { Flow } from "@jsonflow/core"
 import { Effect, ManagedRuntime, Schema } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { step } from "./flows.ts"
-import * as Proxy from "./proxy.ts"
+import * as TcpProxy from "./tcpProxy.ts"
 import { freshSchema, missingServices, PG_URL, pgQuery, titled } from "./services.ts"
 
 const missing = missingServices("postgres")
@@ -39,7 +39,7 @@ describe.skipIf(missing !== undefined)(titled("PostgreSQL outage", missing), () 
 
   it("keeps executions fast while the database is down, then delivers every event exactly once", async () => {
     const target = new URL(PG_URL)
-    const proxy = await Proxy.start(Number(target.port || 5432))
+    const proxy = await TcpProxy.start(Number(target.port || 5432))
     const url = `postgres://${target.username}@127.0.0.1:${proxy.port}${target.pathname}`
     const runtime = ManagedRuntime.make(
       Audit.layer({
