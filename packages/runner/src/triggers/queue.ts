@@ -87,7 +87,8 @@ export interface QueueService {
 
 /** The execution id of a job's attempt: the job id first, then `<job id>.<attempt>` (audit ids stay unique). */
 export const executionIdOf = (job: Job): string => {
-  const attempt = Math.max(job.attemptsStarted, 1) + job.stalledCounter
+  // `attemptsStarted` counts every start, a restart after a stall included.
+  const attempt = Math.max(job.attemptsStarted, 1)
   return attempt <= 1 ? String(job.id) : `${job.id}.${attempt}`
 }
 

@@ -1,0 +1,141 @@
+import { randomUUID } from "node:crypto"
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { Queue } from "bullmq"
+import { Redis } from "ioredis"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import { connectionOf } from "../src/triggers/queue.ts"
+import { describeWith, httpFlow, post, redisUrl, type Served, serve, tempDir } from "./support.ts"
+
+const finished = (file: string) =>
+  existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => JSON.parse(line) as { _tag: string; executionId: string; status?: string; flowId: string })
+        .filter((e) => e._tag === "ExecutionFinished")
+    : []
+
+const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+describeWith(["redis"], "queue trigger: replicas sharing one BullMQ queue", () => {
+  const prefix = `jsonflow-test-${randomUUID().slice(0, 8)}`
+  const token = "queue-test-admin-token-0123"
+  const longQueue = `long-${prefix}`
+  const files = tempDir({
+    "work.flow.json": httpFlow("work", "POST", "/work", [
+      { type: "delay", config: { ms: 50 } },
+      { type: "map", config: { fields: { n: "n" } } }
+    ]),
+    "long.flow.json": {
+      dsl: 1,
+      id: "long",
+      version: "1",
+      trigger: { type: "queue", queue: longQueue },
+      nodes: { wait: { type: "delay", config: { ms: 4_000 } } },
+      edges: [{ from: { node: "$input", port: "out" }, to: { node: "wait", port: "in" } }]
+    },
+    "runner.json": { limits: { flows: { work: { enqueue: true } } } }
+  })
+  const processes: Array<Served> = []
+  const redis = new Redis(redisUrl, { lazyConnect: true })
+  const envFor = (name: string) => ({
+    JSONFLOW_REDIS_URL: redisUrl,
+    JSONFLOW_REDIS_PREFIX: prefix,
+    JSONFLOW_QUEUE_LOCK_DURATION_MS: "1500",
+    JSONFLOW_QUEUE_CONCURRENCY: "4",
+    JSONFLOW_AUDIT_SINK: "jsonl",
+    JSONFLOW_AUDIT_PATH: join(files.dir, `audit-${name}.jsonl`),
+    JSONFLOW_ADMIN_TOKEN: token,
+    JSONFLOW_FLOWS_WATCH: "false"
+  })
+  const start = async (name: string) => {
+    const served = await serve(
+      ["serve", files.dir, "--port", "0", "--host", "127.0.0.1", "--config", join(files.dir, "runner.json")],
+      envFor(name)
+    )
+    processes.push(served)
+    return served
+  }
+  const stopAll = async () => {
+    for (const p of processes.splice(0)) {
+      if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.child.kill("SIGTERM")
+        await p.exited
+      }
+    }
+  }
+
+  beforeAll(async () => {
+    await redis.connect()
+  })
+  afterAll(async () => {
+    await stopAll()
+    const keys = await redis.keys(`${prefix}:*`)
+    if (keys.length > 0) await redis.del(...keys)
+    await redis.quit()
+    files.cleanup()
+  })
+
+  it("N jobs enqueued over HTTP (202) run exactly once across two runner processes", async () => {
+    const [a, b] = await Promise.all([start("a"), start("b")])
+    const n = 24
+    const ids: Array<string> = []
+    for (let i = 0; i < n; i++) {
+      const r = await post(`${i % 2 === 0 ? a.url : b.url}/work`, { n: i })
+      expect(r.status).toBe(202)
+      const body = r.body as { executionId: string; status: string }
+      expect(body.status).toBe("queued")
+      ids.push(body.executionId)
+    }
+    const auditA = join(files.dir, "audit-a.jsonl")
+    const auditB = join(files.dir, "audit-b.jsonl")
+    // The audit is written off the request path, in batches: wait until every execution is there.
+    await waitFor("every execution in the audit", () => {
+      const seen = new Set([...finished(auditA), ...finished(auditB)].map((e) => e.executionId))
+      return ids.every((id) => seen.has(id))
+    })
+    await stopAll() // flushes both audits
+    const all = [...finished(auditA), ...finished(auditB)].filter((e) => e.flowId === "work")
+    expect(all).toHaveLength(n)
+    expect(new Set(all.map((e) => e.executionId))).toEqual(new Set(ids))
+    expect(all.every((e) => e.status === "succeeded")).toBe(true)
+    // Both replicas took part.
+    expect(finished(auditA).length).toBeGreaterThan(0)
+    expect(finished(auditB).length).toBeGreaterThan(0)
+  })
+
+  it("a runner killed mid-job: the job completes on the other replica", async () => {
+    const a = await start("killed")
+    const queue = new Queue(longQueue, { connection: connectionOf(redisUrl), prefix: `${prefix}:bull` })
+    try {
+      const jobId = `job-${randomUUID()}`
+      await queue.add("long", { flowId: "long", input: { x: 1 }, enqueuedAt: Date.now() }, { jobId, attempts: 3 })
+      await waitFor("the job to be active on the first runner", async () => (await queue.getActiveCount()) === 1)
+      a.child.kill("SIGKILL")
+      await a.exited
+      await start("survivor")
+      await waitFor(
+        "the job to complete on the survivor",
+        async () => (await (await queue.getJob(jobId))?.isCompleted()) === true,
+        25_000
+      )
+      const job = await queue.getJob(jobId)
+      expect(job?.returnvalue).toMatchObject({ executionId: `${jobId}.2` })
+      await stopAll()
+      const survivor = finished(join(files.dir, "audit-survivor.jsonl"))
+      expect(survivor.filter((e) => e.flowId === "long").map((e) => [e.executionId, e.status])).toEqual([
+        [`${jobId}.2`, "succeeded"]
+      ])
+    } finally {
+      await queue.close()
+    }
+  }, 60_000)
+})
