@@ -1,5 +1,6 @@
 /**
- * Where the audit goes, from one string: `postgres://…` (or `postgresql://…`) is the PostgreSQL store, a
+ * Where the audit goes, from one string: `postgres://…` (or `postgresql://…`) is the PostgreSQL store (a
+ * `schema` query parameter picks the schema of its tables, e.g. `postgres://host/db?schema=audit`), a
  * path is an embedded store directory, and nothing means `JSONFLOW_AUDIT` or else the default embedded
  * store `.jsonflow/audit` under the working directory. The CLI and the runner read the same setting.
  *
@@ -14,7 +15,7 @@ import * as Postgres from "./sinks/postgres.ts"
 
 /** The store a setting names. */
 export type Target =
-  | { readonly _tag: "Postgres"; readonly url: string }
+  | { readonly _tag: "Postgres"; readonly url: string; readonly schema?: string }
   | { readonly _tag: "Embedded"; readonly dataDir: string }
 
 /**
@@ -32,7 +33,12 @@ export const target = (
   env: Readonly<Record<string, string | undefined>> = process.env
 ): Target => {
   const value = setting ?? env.JSONFLOW_AUDIT
-  if (value !== undefined && /^postgres(ql)?:\/\//.test(value)) return { _tag: "Postgres", url: value }
+  if (value !== undefined && /^postgres(ql)?:\/\//.test(value)) {
+    const url = new URL(value)
+    const schema = url.searchParams.get("schema")
+    url.searchParams.delete("schema")
+    return { _tag: "Postgres", url: url.toString(), ...(schema === null ? {} : { schema }) }
+  }
   const dir = value ?? Embedded.DEFAULT_DIR
   return { _tag: "Embedded", dataDir: isAbsolute(dir) ? dir : resolve(cwd, dir) }
 }
@@ -47,7 +53,7 @@ export const target = (
  * ```
  */
 export const storeLayer = (t: Target): Layer.Layer<AuditStore, StoreError> =>
-  t._tag === "Postgres" ? Postgres.layerStore({ url: t.url }) : Embedded.layerStore({ dataDir: t.dataDir })
+  t._tag === "Postgres" ? Postgres.layerStore(postgresOptions(t)) : Embedded.layerStore({ dataDir: t.dataDir })
 
 /**
  * The sink of a setting (recording).
@@ -59,4 +65,10 @@ export const storeLayer = (t: Target): Layer.Layer<AuditStore, StoreError> =>
  * ```
  */
 export const sink = (t: Target): Effect.Effect<Sink, StoreError, Scope.Scope> =>
-  t._tag === "Postgres" ? Postgres.sink({ url: t.url }) : Embedded.sink({ dataDir: t.dataDir })
+  t._tag === "Postgres" ? Postgres.sink(postgresOptions(t)) : Embedded.sink({ dataDir: t.dataDir })
+
+/** The PostgreSQL options of a target. */
+export const postgresOptions = (t: Extract<Target, { readonly _tag: "Postgres" }>): Postgres.PostgresOptions => ({
+  url: t.url,
+  ...(t.schema === undefined ? {} : { schema: t.schema })
+})

@@ -11,8 +11,8 @@ import { Flow } from "@jsonflow/core"
 import { Effect, ManagedRuntime, Schema } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { step } from "./flows.ts"
-import * as TcpProxy from "./tcpProxy.ts"
 import { freshSchema, missingServices, PG_URL, pgQuery, titled } from "./services.ts"
+import * as TcpProxy from "./tcpProxy.ts"
 
 const missing = missingServices("postgres")
 

@@ -14,7 +14,7 @@ const usage = `Usage: jsonflow audit-worker [--redis <url>] [--audit postgres://
 
 Options:
   --redis <url>         Redis holding the stream (default: $JSONFLOW_AUDIT_REDIS, else redis://127.0.0.1:6379)
-  --audit <url>         the PostgreSQL audit store (default: $JSONFLOW_AUDIT)
+  --audit <url>         the PostgreSQL audit store (default: $JSONFLOW_AUDIT); ?schema=<name> picks a schema
   --stream <key>        stream key (default jsonflow:audit)
   --group <name>        consumer group (default jsonflow-audit)
   --consumer <name>     this worker's name (default <host>-<pid>)
@@ -57,7 +57,7 @@ export const command: Command = {
     const stats: Worker.WorkerStats = { batches: 0, entries: 0, claimed: 0, deadLettered: 0, failures: 0 }
     const program = Effect.scoped(
       Effect.gen(function* () {
-        const store: Store.AuditStoreShape = yield* Postgres.open({ url: target.url })
+        const store: Store.AuditStoreShape = yield* Postgres.open(Config.postgresOptions(target))
         if (!values.quiet) io.stderr(`audit-worker: ${redis} -> ${target.url.replace(/\/\/[^@/]*@/, "//***@")}\n`)
         return yield* Worker.run(
           {
