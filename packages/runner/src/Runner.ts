@@ -216,10 +216,12 @@ export const make = <R = never>(
             const { FlowFile } = await import("@jsonflow/json-dsl")
             const opened = FlowFile.interpret(JSON.stringify(row.document), jsonRegistry)
             const errors = opened.problems.filter((p) => p.severity === "error")
-            const source = `configDb:${row.flowId}@${row.version}`
+            const source = `configDb:${row.flowId}`
             if (errors.length > 0 || opened.flows.length === 0) {
-              failures.push({ source, message: errors.map((p) => `${p.path || "/"}: ${p.message}`).join("\n") })
-            } else for (const f of opened.flows) flows.push({ kind: "json", source, ir: f.flow })
+              const message = errors.map((p) => `${p.path || "/"}: ${p.message}`).join("\n")
+              failures.push({ source, message: `version ${row.version}: ${message}` })
+            } else
+              for (const f of opened.flows) flows.push({ kind: "json", source: `${source}#${row.version}`, ir: f.flow })
           }
         } catch (error) {
           failures.push({ source: "configDb", message: error instanceof Error ? error.message : String(error) })
@@ -235,7 +237,7 @@ export const make = <R = never>(
         config,
         jsonRegistry,
         limitsOf,
-        ...(previous === undefined ? {} : { previous }),
+        ...(previous === undefined ? {} : { previous, failedSources: failures.map((f) => f.source) }),
         warn: (message, fields) => logger.log("warn", message, fields)
       })
       registerFlows?.(table)

@@ -84,6 +84,8 @@ export interface BuildOptions {
   readonly limitsOf: (flowId: string) => ReturnType<typeof Config.limitsOf>
   /** The previous table: a flow that fails to compile now keeps its previous version. */
   readonly previous?: FlowTable
+  /** Sources (files, rows) that failed to load this time: their previous flows stay in service. */
+  readonly failedSources?: ReadonlyArray<string>
   readonly warn?: (message: string, fields: Record<string, unknown>) => void
 }
 
@@ -168,6 +170,14 @@ export const build = (sourced: ReadonlyArray<SourcedFlow>, options: BuildOptions
     }
     sources.set(ir.id, s.source)
     entries.set(ir.id, entry)
+  }
+  // A file that no longer loads (a broken edit) keeps serving what it served before.
+  const failed = new Set(options.failedSources ?? [])
+  for (const kept of options.previous?.flows.values() ?? []) {
+    const file = kept.source.split("#")[0]!
+    if ((failed.has(file) || failed.has(kept.source)) && !entries.has(kept.id)) {
+      entries.set(kept.id, { ...kept, limits: options.limitsOf(kept.id) })
+    }
   }
   if (only !== undefined && !entries.has(only)) {
     failures.push({ source: "flows.only", flowId: only, message: `single-flow mode: no flow "${only}" was loaded` })

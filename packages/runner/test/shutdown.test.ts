@@ -1,0 +1,43 @@
+import { request } from "node:http"
+import { expect, it } from "vitest"
+import { httpFlow, serve, tempDir } from "./support.ts"
+
+const postRaw = (url: string, body: string) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request(url, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      let text = ""
+      res.on("data", (c: Buffer) => {
+        text += c.toString()
+      })
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }))
+    })
+    req.on("error", reject)
+    req.end(body)
+  })
+
+it("SIGTERM: stops accepting, lets in-flight requests finish, exits 0", async () => {
+  const files = tempDir({
+    "slow.flow.json": httpFlow("slow", "POST", "/slow", [
+      { type: "delay", config: { ms: 800 } },
+      { type: "map", config: { fields: { done: { value: true } } } }
+    ])
+  })
+  try {
+    const served = await serve(["serve", files.dir, "--port", "0", "--host", "127.0.0.1"], {
+      JSONFLOW_AUDIT_SINK: "none"
+    })
+    const inFlight = Array.from({ length: 5 }, () => postRaw(`${served.url}/slow`, "{}"))
+    await new Promise((r) => setTimeout(r, 200))
+    served.child.kill("SIGTERM")
+    await new Promise((r) => setTimeout(r, 100))
+    // New connections are refused while the old requests finish.
+    await expect(postRaw(`${served.url}/slow`, "{}")).rejects.toMatchObject({ code: "ECONNREFUSED" })
+    const results = await Promise.all(inFlight)
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200])
+    expect(results.every((r) => JSON.parse(r.body).done === true)).toBe(true)
+    expect(await served.exited).toBe(0)
+    expect(served.stderr()).toContain("SIGTERM, shutting down")
+  } finally {
+    files.cleanup()
+  }
+})
