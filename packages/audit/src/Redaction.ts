@@ -374,3 +374,19 @@ export const hasMasked = (value: unknown): boolean => {
   if (typeof value !== "object" || value === null) return false
   return Object.values(value).some(hasMasked)
 }
+
+/**
+ * Whether a value still holds encrypted parts (envelopes or in-string tokens): it needs the keyring.
+ *
+ * @example
+ * ```ts
+ * import { Redaction } from "@jsonflow/audit"
+ * Redaction.hasEncrypted({ token: { $encrypted: "aes-256-gcm", kid: "k1", data: "..." } }) // true
+ * ```
+ */
+export const hasEncrypted = (value: unknown): boolean => {
+  if (typeof value === "string") return value.includes("[[enc:v1:")
+  if (typeof value !== "object" || value === null) return false
+  if ((value as { [ENVELOPE]?: unknown })[ENVELOPE] !== undefined) return true
+  return Object.values(value).some(hasEncrypted)
+}

@@ -16,7 +16,7 @@
 import { Compiler, type FlowError, type Ir, type Registry } from "@jsonflow/core"
 import { Effect, Schema } from "effect"
 import type { NodeRun, Trace } from "./Record.ts"
-import { hasMasked, type Keyring, reveal } from "./Redaction.ts"
+import { hasEncrypted, hasMasked, type Keyring, reveal } from "./Redaction.ts"
 import { AuditStore, type StoreError } from "./Store.ts"
 
 /** A replay cannot be done as asked; `reason` says why and what would make it possible. */
@@ -120,7 +120,15 @@ export const plan = <R>(options: ReplayOptions<R>): Effect.Effect<ReplayPlan, Re
     }
 
     const recover = (value: unknown, what: string) => {
-      const revealed = options.keyring === undefined ? value : reveal(value, options.keyring)
+      let revealed: unknown
+      try {
+        revealed = options.keyring === undefined ? value : reveal(value, options.keyring)
+      } catch (error) {
+        return fail(`the recorded ${what} cannot be decrypted: ${error instanceof Error ? error.message : String(error)}`)
+      }
+      if (hasEncrypted(revealed)) {
+        return fail(`the recorded ${what} is encrypted; pass the keyring (JSONFLOW_AUDIT_KEYS for the CLI)`)
+      }
       if (!options.allowMasked && hasMasked(revealed)) {
         return fail(
           `the recorded ${what} holds masked values; record with encryption (Redaction mode "encrypt") to replay them, or pass allowMasked`
