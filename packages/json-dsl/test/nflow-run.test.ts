@@ -34,7 +34,8 @@ describe("nFlow exports answer requests like nflow-runtime (minus its bugs)", ()
       "GET /forever",
       "POST /pause",
       "GET /boom",
-      "PUT /echo"
+      "PUT /echo",
+      "GET /page/:name"
     ])
     expect(loops.imported.flows[0]?.flow.settings).toEqual({ allowCycles: true })
   })
@@ -89,6 +90,12 @@ describe("nFlow exports answer requests like nflow-runtime (minus its bugs)", ()
       headers: json,
       body: { message: "Error: kaput", actor: { id: "27" } }
     })
+  })
+
+  it("template() and mustache() in scripts render through c.HTML", async () => {
+    const html = { "content-type": "text/html; charset=UTF-8" }
+    expect(await loops.request("GET", "/page/go")).toEqual({ status: 200, headers: html, body: "<h1>A &amp; B</h1>" })
+    expect(await loops.request("GET", "/page/<x>")).toEqual({ status: 200, headers: html, body: "<h1>&lt;x&gt;</h1>" })
   })
 
   it("scripts see post_data, header (canonical names, value arrays), the query and the request", async () => {

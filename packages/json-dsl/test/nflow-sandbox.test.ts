@@ -31,9 +31,10 @@ const request = (method: string, path: string, extra: Partial<HttpRequest.HttpRe
 }
 
 describe("nFlow code boxes in the isolated-vm sandbox", () => {
-  it("runs scripts with the nFlow contract (loops, custom modules, sloppy globals, errors)", async () => {
+  it("runs scripts with the nFlow contract (loops, custom modules, sloppy globals, templates, errors)", async () => {
     expect(await request("GET", "/sum")).toMatchObject({ status: 200, body: 10 })
     expect(await request("GET", "/custom/ada")).toMatchObject({ status: 200, body: "hello ada!" })
+    expect(await request("GET", "/page/go")).toMatchObject({ status: 200, body: "<h1>A &amp; B</h1>" })
     expect(await request("GET", "/boom")).toMatchObject({ status: 500, body: { actor: { id: "27" } } })
     expect(await request("PUT", "/echo", { body: { a: 1 }, headers: { authorization: "Bearer t" } })).toMatchObject({
       status: 200,

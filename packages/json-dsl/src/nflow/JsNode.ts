@@ -11,6 +11,7 @@
 import { Node } from "@jsonflow/core"
 import { Effect, Schema } from "effect"
 import * as contract from "./contract.ts"
+import * as Nodes from "./nodes.ts"
 import * as State from "./State.ts"
 
 /** The node type name. */
@@ -45,6 +46,32 @@ export interface ScriptRunner<R = never> {
 }
 
 const outputs = { output_1: State.State }
+
+const isRenderRequest = (
+  body: unknown
+): body is { readonly __render: "template" | "mustache"; readonly template: string; readonly data: unknown } =>
+  typeof body === "object" &&
+  body !== null &&
+  ((body as { __render?: unknown }).__render === "template" ||
+    (body as { __render?: unknown }).__render === "mustache") &&
+  typeof (body as { template?: unknown }).template === "string"
+
+/** Replies whose body is a `template()`/`mustache()` request from the script are rendered here. */
+const renderRequests = (result: contract.ScriptResult): contract.ScriptResult => ({
+  ...result,
+  replies: result.replies.map((reply) =>
+    isRenderRequest(reply.body)
+      ? {
+          ...reply,
+          body: Nodes.renderTemplate(
+            reply.body.__render === "mustache" ? "mustache" : "go-template",
+            reply.body.template,
+            reply.body.data
+          )
+        }
+      : reply
+  )
+})
 
 /**
  * The `nflow.js` node type running scripts through `runner`.
@@ -83,7 +110,7 @@ export const make = <R>(runner: ScriptRunner<R>) =>
             }),
             { nodeId: context.nodeId, executionId: context.executionId }
           ),
-          contract.readResult
+          (result) => renderRequests(contract.readResult(result))
         )
       ) as Effect.Effect<ReadonlyArray<{ readonly port: "output_1"; readonly value: State.State }>, never, R>
     }

@@ -11,8 +11,11 @@
  *
  * nFlow scripts are sloppy-mode ES5 (`for (key in obj)` without `var`); names the code assigns without
  * declaring are declared by the wrapper, so they also work where the sandbox runs strict code.
- * Host helpers that need the network, mail, sessions or a database (`http_get`, `send_mail`, `get_session`,
- * ...) throw a clear error: they are not part of this compatibility layer (yet).
+ * `template(tpl, data)` and `mustache(tpl, data)` return a render request that `c.HTML`/`c.String` accept;
+ * the host renders it after the script with the same renderers as the template boxes (using the result as
+ * a string inside the script throws a clear error). Host helpers that need the network, mail, sessions or a
+ * database (`http_get`, `send_mail`, `get_session`, ...) throw a clear error: they are not part of this
+ * compatibility layer (yet).
  *
  * @module nflow/contract
  */
@@ -70,8 +73,6 @@ export const UNAVAILABLE_HELPERS = [
   "validate_token",
   "get_token",
   "get_template",
-  "template",
-  "mustache",
   "redis_hset",
   "redis_hget",
   "redis_hdel",
@@ -106,6 +107,8 @@ const GLOBALS = new Set([
   "new_map",
   "clean_json",
   "uuid",
+  "template",
+  "mustache",
   "console",
   "main",
   ...UNAVAILABLE_HELPERS
@@ -141,11 +144,14 @@ const PRELUDE = [
   "var __status = function (code) { var n = Math.trunc(Number(code)); if (!(n >= 100 && n <= 599)) throw new TypeError('invalid HTTP status code ' + code); return n; };",
   "var __write = function (code, type, body, extra) { var h = {}; if (type) h['content-type'] = type; for (var k in extra) h[k] = extra[k]; __replies.push({ status: __status(code), headers: h, body: body }); return null; };",
   "var __first = function (values, name) { var v = values[name]; return v === undefined ? '' : (Array.isArray(v) ? (v.length ? String(v[0]) : '') : String(v)); };",
+  "var __text = function (v) { return (v !== null && typeof v === 'object' && typeof v.__render === 'string') ? { __render: v.__render, template: v.template, data: v.data } : String(v); };",
+  "var __marker = function (engine, t, d) { var m = { __render: engine, template: String(t), data: d === undefined ? null : JSON.parse(JSON.stringify(d)) }; Object.defineProperty(m, 'toString', { value: function () { throw new Error(engine + '() results can only be passed to c.HTML or c.String in JSON-Flow'); } }); return m; };",
+  "var template = function (t, d) { return __marker('template', t, d); }, mustache = function (t, d) { return __marker('mustache', t, d); };",
   "var c = {",
   " JSON: function (code, value) { return __write(code, 'application/json', value === undefined ? null : JSON.parse(JSON.stringify(value))); },",
   " JSONPretty: function (code, value) { return c.JSON(code, value); },",
-  " HTML: function (code, html) { return __write(code, 'text/html; charset=UTF-8', String(html)); },",
-  " String: function (code, text) { return __write(code, 'text/plain; charset=UTF-8', String(text)); },",
+  " HTML: function (code, html) { return __write(code, 'text/html; charset=UTF-8', __text(html)); },",
+  " String: function (code, text) { return __write(code, 'text/plain; charset=UTF-8', __text(text)); },",
   " Blob: function (code, type, data) { return __write(code, String(type), String(data)); },",
   " Redirect: function (code, url) { return __write(code, undefined, '', { location: String(url) }); },",
   " NoContent: function (code) { return __write(code, undefined, ''); },",

@@ -193,6 +193,19 @@ export const queryParams = Node.define({
 // Go escapes text as html/template does; mustache.js would also escape / ` and =.
 const mustacheOptions = { escape: (value: unknown) => GoTemplate.escapeHtml(String(value)) }
 
+/**
+ * Renders a template the way nFlow's `template()` (Go html/template) and `mustache()` helpers do.
+ *
+ * @example
+ * ```ts
+ * renderTemplate("mustache", "<p>{{name}}</p>", { name: "Ada" }) // "<p>Ada</p>"
+ * ```
+ */
+export const renderTemplate = (engine: "go-template" | "mustache", template: string, data: unknown): string =>
+  engine === "mustache"
+    ? Mustache.render(template, data, {}, mustacheOptions)
+    : GoTemplate.render(GoTemplate.parse(template), data)
+
 /** `template` (Go html/template) and `mustache`: reply 200 with HTML rendered from the payload. */
 export const RenderConfig = Schema.Struct({
   ...Base,
@@ -208,10 +221,7 @@ export const render = Node.define({
   run: (input, config, context) =>
     State.step(input, context, [], config.id, (payload) =>
       Effect.try({
-        try: () =>
-          config.engine === "mustache"
-            ? Mustache.render(config.template, payload, {}, mustacheOptions)
-            : GoTemplate.render(GoTemplate.parse(config.template), payload),
+        try: () => renderTemplate(config.engine, config.template, payload),
         catch: (error) => error
       }).pipe(Effect.map((html) => ({ payload, next: "output_1", replies: [State.htmlReply(200, html)] })))
     ).pipe(Effect.as([]))
