@@ -58,6 +58,7 @@ export const flowJsonSchema = <R>(registry: Registry.Registry<R> = publishedRegi
         : config
     return {
       if: { properties: { type: { const: entry.type } }, required: ["type"] },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, never awaited
       then: { properties: { config: { ...withLines, description: entry.description } } }
     }
   })
