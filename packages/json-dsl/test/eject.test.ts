@@ -2,7 +2,8 @@ import { execFileSync } from "node:child_process"
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { Ir } from "@jsonflow/core"
 import { afterAll, describe, expect, it } from "vitest"
-import { Eject, FlowFile, Load, Mermaid } from "../src/index.ts"
+import { Eject, FlowFile, Load, Mermaid, Nflow } from "../src/index.ts"
+import { fixture, modulesDir, registry as nflowRegistry } from "./support/nflow.ts"
 
 const read = (path: string) => readFileSync(new URL(`./fixtures/${path}`, import.meta.url), "utf8")
 const loadFlow = (path: string) => {
@@ -20,6 +21,10 @@ describe("eject: builder TypeScript for a JSON flow", () => {
   mkdirSync(dir, { recursive: true })
   for (const file of files)
     writeFileSync(new URL(file.replace(".flow.json", ".ts"), dir), Eject.toTypeScript(loadFlow(`valid/${file}`)))
+  // A flow of non-built-in types (an imported nFlow flow) becomes build(definitions).
+  const imported = Nflow.importExport(fixture("nflow/loops.json"), { modules: modulesDir() }).flows
+  const compare = imported.find((f) => f.flow.id === "loops-get-compare")!.flow
+  writeFileSync(new URL("compare.ts", dir), Eject.toTypeScript(compare))
   writeFileSync(
     new URL("tsconfig.json", dir),
     JSON.stringify({ extends: "../../../../tsconfig.base.json", include: ["*.ts"] })
@@ -41,6 +46,14 @@ describe("eject: builder TypeScript for a JSON flow", () => {
     const module = (await import(new URL(file.replace(".flow.json", ".ts"), dir).href)) as { flow: { ir: Ir.Flow } }
     const loaded = loadFlow(`valid/${file}`)
     expect(Ir.equals(module.flow.ir, loaded)).toBe(true)
+  })
+
+  it("a flow of custom node types ejects to build(definitions) that builds the same IR", async () => {
+    const module = (await import(new URL("compare.ts", dir).href)) as {
+      build: (definitions: Record<string, unknown>) => { ir: Ir.Flow }
+    }
+    const definitions = Object.fromEntries(nflowRegistry.definitions)
+    expect(Ir.equals(module.build(definitions).ir, Eject.normalize(compare))).toBe(true)
   })
 
   it("orders edges like the builder (grouped by target) and refuses cycles", () => {
