@@ -124,7 +124,9 @@ export const plan = <R>(options: ReplayOptions<R>): Effect.Effect<ReplayPlan, Re
       try {
         revealed = options.keyring === undefined ? value : reveal(value, options.keyring)
       } catch (error) {
-        return fail(`the recorded ${what} cannot be decrypted: ${error instanceof Error ? error.message : String(error)}`)
+        return fail(
+          `the recorded ${what} cannot be decrypted: ${error instanceof Error ? error.message : String(error)}`
+        )
       }
       if (hasEncrypted(revealed)) {
         return fail(`the recorded ${what} is encrypted; pass the keyring (JSONFLOW_AUDIT_KEYS for the CLI)`)
