@@ -4,10 +4,10 @@
  *
  * @module import-nflow
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
-import { FlowFile, Nflow, Problem, Save } from "@jsonflow/json-dsl"
+import { FlowFile, Problem, Save } from "@jsonflow/json-dsl"
 import type { Command } from "../Command.ts"
 
 const usage = `Usage: jsonflow import-nflow <export.json> [--modules <dir>] [--out <dir>]
@@ -33,7 +33,14 @@ export const command: Command = {
       return 2
     }
     const modules = values.modules === undefined ? {} : FlowFile.readModules(resolve(io.cwd, values.modules))
-    const result = Nflow.importExport(readFileSync(resolve(io.cwd, file)), { modules })
+    // FlowFile.open checks the size before reading and the content before importing.
+    const opened = FlowFile.open(resolve(io.cwd, file), FlowFile.validationRegistry, { modules })
+    if (opened.imported === undefined) {
+      for (const problem of opened.problems) io.stdout(`${Problem.format(file, problem)}\n`)
+      if (opened.kind === "canonical") io.stdout(`${file}: /: not an nFlow export (it has no "drawflow")\n`)
+      return 1
+    }
+    const result = opened.imported
     const out = resolve(io.cwd, values.out ?? ".")
     let wrote = 0
     for (const imported of result.flows) {
