@@ -473,7 +473,8 @@ export const make = <R = never>(
       isReady: () => ready,
       isDraining: () => draining,
       admin,
-      enqueue: enqueueEntry
+      enqueue: enqueueEntry,
+      ownServer: options.server === undefined && options.triggers?.http !== false
     })
 
     let url: string | undefined
@@ -498,7 +499,8 @@ export const make = <R = never>(
     } else if (options.triggers?.http !== false) {
       const own = createServer({ keepAliveTimeout: 5_000 }, (req, res) => handler(req, res))
       own.headersTimeout = 20_000
-      own.requestTimeout = 0 // the body timeout and the flow time limit apply instead
+      // Receiving a whole request (headers and body) past this answers 408; the flow's time limit is separate.
+      own.requestTimeout = config.server.bodyTimeoutMs
       yield* listen(own, config.server.port, config.server.host)
       server = own
       url = urlOf(own, config.server.host)

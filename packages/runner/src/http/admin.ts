@@ -112,7 +112,7 @@ export const makeAdmin = (deps: AdminDeps) => {
     }
     if (method === "POST" && a === "reload" && b === undefined) return sendJson(res, 200, await deps.reload())
     if (method === "GET" && a === "executions") {
-      const all = deps.executions()
+      const all = deps.executions().map((x) => ({ ...x, startedAt: new Date(x.startedAt).toISOString() }))
       if (b !== undefined) {
         const one = all.find((x) => x.executionId === b)
         return one

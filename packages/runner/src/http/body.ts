@@ -43,7 +43,7 @@ const decode = (bytes: Buffer, contentType: string): BodyResult => {
 }
 
 /**
- * Reads and decodes a body.
+ * Reads and decodes a body; `timeoutMs` 0 leaves the deadline to the server (`requestTimeout`).
  *
  * @example
  * ```ts
@@ -83,7 +83,7 @@ export const readBody = (req: IncomingMessage, limit: number, timeoutMs: number)
     const onEnd = () => finish(decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), contentType))
     const onError = () => finish({ _tag: "Aborted" })
     const onAborted = () => finish({ _tag: "Aborted" })
-    const timer = setTimeout(() => finish({ _tag: "Timeout", timeoutMs }), timeoutMs)
+    const timer = timeoutMs > 0 ? setTimeout(() => finish({ _tag: "Timeout", timeoutMs }), timeoutMs) : undefined
     req.on("data", onData)
     req.on("end", onEnd)
     req.on("error", onError)

@@ -37,6 +37,8 @@ export interface HttpDeps {
   readonly isDraining: () => boolean
   readonly admin: ((req: IncomingMessage, res: ServerResponse, path: string, query: string) => void) | undefined
   readonly enqueue: (entry: FlowEntry, input: unknown, trigger: unknown) => Promise<string>
+  /** Whether the runner listens itself (its server enforces the body deadline). */
+  readonly ownServer: boolean
 }
 
 /** The request a flow sees as `$trigger` (the shape `@jsonflow/json-dsl`'s `HttpRequest` describes). */
@@ -60,12 +62,11 @@ const queryOf = (text: string): Record<string, string | Array<string>> => {
   return query
 }
 
-const headersOf = (req: IncomingMessage): Record<string, string> => {
-  const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value
-  }
-  return headers
+// Node already lower-cases header names; only `set-cookie` arrives as an array. Copy only then.
+const headersOf = (req: IncomingMessage): Readonly<Record<string, string>> => {
+  const raw = req.headers
+  if (raw["set-cookie"] === undefined) return raw as Record<string, string>
+  return { ...raw, "set-cookie": raw["set-cookie"].join(", ") } as Record<string, string>
 }
 
 /** A `(req, res, next?)` handler, usable as connect/Express middleware: unmatched requests go to `next`. */
@@ -139,7 +140,8 @@ export const makeHandler = (deps: HttpDeps): Handler => {
       if (slot !== true) await slot
     }
     try {
-      const body = await readBody(req, config.server.bodyLimitBytes, config.server.bodyTimeoutMs)
+      // The runner's own server enforces the body deadline itself (requestTimeout, 408); mounted, the handler does.
+      const body = await readBody(req, config.server.bodyLimitBytes, deps.ownServer ? 0 : config.server.bodyTimeoutMs)
       if (body._tag !== "Body") {
         const [status, error] =
           body._tag === "TooLarge"

@@ -27,7 +27,8 @@ export interface Recent {
   readonly version: string
   readonly trigger: string
   readonly status: "succeeded" | "failed" | "timed-out" | "interrupted"
-  readonly startedAt: string
+  /** Epoch milliseconds. */
+  readonly startedAt: number
   readonly durationMs: number
   readonly error?: { readonly _tag: string; readonly message: string }
 }
@@ -113,7 +114,7 @@ export const make = (
       version: entry.version,
       trigger: options.triggerType,
       status,
-      startedAt: new Date(startedAt).toISOString(),
+      startedAt,
       durationMs: Math.round(seconds * 1000 * 100) / 100,
       ...(error ? { error } : {})
     })
