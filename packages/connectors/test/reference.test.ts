@@ -1,7 +1,8 @@
 /**
  * The project's reference use case on the real connectors: rows from a PostgreSQL table, filtered, mapped,
  * and POSTed to an HTTP server that records what it received. Once as a builder flow (the whole batch in
- * one POST, and one POST per record through forEach), once as the same IR read back from JSON.
+ * one POST: the README's example, run verbatim; and one POST per record through forEach), once as the same
+ * IR read back from JSON.
  */
 import { assert, it } from "@effect/vitest"
 import { Builtins, Compiler, Flow, Registry } from "@jsonflow/core"
@@ -9,6 +10,7 @@ import { Effect, Layer, Schema } from "effect"
 import * as Http from "../src/http/index.ts"
 import * as Sql from "../src/sql/index.ts"
 import { json, testServer } from "./http/server.ts"
+import { paidOrdersToCrm as batchFlow } from "./readme/reference.example.ts"
 import * as Services from "./services.ts"
 import { type TestDatabase, testDatabase } from "./sql/database.ts"
 
@@ -35,21 +37,6 @@ const paidAndBig = {
   ]
 } as const
 const toContact = { externalId: "id", "contact.name": "customer", total: "amount", currency: { value: "EUR" } }
-
-/** The reference flow: query -> filter -> map -> one POST with the batch. */
-const batchFlow = (url: string) =>
-  Flow.make({ id: "paid-orders-to-crm", version: "1.0.0" })
-    .andThen(
-      "orders",
-      Sql.queryOf(Order),
-      Sql.select(Order)`select id, customer, amount::float8 as amount, status from orders where id > ${0} order by id`
-    )
-    .filter("paid", (p) => p.orders.out, paidAndBig)
-    .map("shape", (p) => p.paid.out, { each: true, fields: toContact })
-    .node("send", Http.request, { method: "POST", url, timeoutMs: 5_000 }, (p) => p.shape.out, {
-      retry: { maxAttempts: 3, initialDelayMs: 10 }
-    })
-    .build()
 
 /** The same, one POST per record (forEach with two in flight). */
 const perRecordFlow = (url: string) =>
@@ -136,16 +123,10 @@ Services.describeWith(pg, "reference use case: SQL -> filter -> map -> HTTP POST
       yield* seed(db)
       const server = yield* testServer({ "/contacts": json(201, {}) })
       const ir: unknown = JSON.parse(JSON.stringify(batchFlow(`${server.origin}/contacts`).ir))
-      assert.deepStrictEqual(
-        (ir as { nodes: { orders: { config: { params: unknown } } } }).nodes.orders.config.params,
-        {
-          _1: 0
-        }
-      )
-      const registry = Registry.merge(
-        Builtins.registry,
-        Registry.make(Sql.query, Sql.transaction, Sql.stream, Http.request)
-      )
+      const orders = (ir as { nodes: { orders: { type: string; config: { rows: { type: string } } } } }).nodes.orders
+      assert.strictEqual(orders.type, "sql.query")
+      assert.strictEqual(orders.config.rows.type, "object", "the row schema travels in the IR as JSON Schema")
+      const registry = Registry.merge(Builtins.registry, Registry.merge(Sql.registry, Http.registry))
       const compiled = yield* Compiler.compile(ir as Parameters<typeof Compiler.compile>[0], registry)
       yield* compiled.run(undefined).pipe(Effect.provide(connectors(db)))
       assert.deepStrictEqual(JSON.parse(server.received[0]!.body), expected)
@@ -163,7 +144,7 @@ Services.describeWith(pg, "reference use case: SQL -> filter -> map -> HTTP POST
       assert.strictEqual(error._tag, "NodeFailed")
       if (error._tag === "NodeFailed") {
         assert.strictEqual(error.nodeId, "send")
-        assert.strictEqual(error.attempts, 1, "a POST answered 503 is not safe to repeat, so no retry")
+        assert.strictEqual(error.attempts, 1, "a POST answered 503 is not safe to repeat: the engine does not retry")
         assert.strictEqual(error.error._tag, "HttpStatusError")
         assert.isFalse(error.error.retryable)
       }

@@ -97,9 +97,10 @@ export const decodingFor = (contentType: string): "json" | "text" | "binary" => 
 export const decodeBody = (bytes: Buffer, contentType: string, decoding: ResponseDecoding): unknown => {
   const kind = decoding === "auto" ? decodingFor(contentType) : decoding
   if (kind === "binary") return bytes.toString("base64")
+  if (kind === "json" && bytes.length === 0) return null
   const text = bytes.toString("utf8")
   if (kind === "text") return text
-  return text.trim() === "" ? null : JSON.parse(text)
+  return JSON.parse(text)
 }
 
 /** The body ran past the size cap. */
@@ -111,26 +112,43 @@ export class BodyTooLarge extends Error {
   }
 }
 
+/** The part of a readable body stream {@link readCapped} uses. */
+export interface ChunkStream {
+  on(event: "data", listener: (chunk: Buffer) => void): unknown
+  on(event: "end", listener: () => void): unknown
+  on(event: "error", listener: (error: Error) => void): unknown
+  destroy(error?: Error): unknown
+}
+
 /**
  * Reads a stream of chunks into one buffer, failing with {@link BodyTooLarge} (and destroying the stream, so
- * the connection is dropped rather than drained) as soon as it grows past `limitBytes`.
+ * the connection is dropped rather than drained) as soon as it grows past `limitBytes`. Uses `data` events,
+ * which cost far less per chunk than async iteration.
  */
-export const readCapped = async (
-  body: AsyncIterable<Uint8Array> & { destroy(error?: Error): unknown },
-  limitBytes: number
-): Promise<Buffer> => {
-  const chunks: Array<Uint8Array> = []
-  let size = 0
-  for await (const chunk of body) {
-    size += chunk.byteLength
-    if (size > limitBytes) {
-      const error = new BodyTooLarge(limitBytes)
-      body.destroy(error)
-      throw error
-    }
-    chunks.push(chunk)
-  }
-  return chunks.length === 1
-    ? Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, chunks[0]!.byteLength)
-    : Buffer.concat(chunks)
-}
+export const readCapped = (body: ChunkStream, limitBytes: number): Promise<Buffer> =>
+  new Promise<Buffer>((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let failed = false
+    body.on("data", (chunk) => {
+      if (failed) return
+      size += chunk.byteLength
+      if (size > limitBytes) {
+        failed = true
+        const error = new BodyTooLarge(limitBytes)
+        reject(error)
+        body.destroy(error)
+        return
+      }
+      chunks.push(chunk)
+    })
+    body.on("end", () => {
+      if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+    })
+    body.on("error", (error) => {
+      if (!failed) {
+        failed = true
+        reject(error)
+      }
+    })
+  })

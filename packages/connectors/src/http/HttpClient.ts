@@ -184,6 +184,16 @@ const CONNECT_FINAL = new Set(["ENOTFOUND", "ERR_INVALID_IP_ADDRESS"])
 
 class RedirectFailed extends Error {}
 
+class DecodeFailed extends Error {
+  readonly status: number
+  readonly contentType: string
+  constructor(status: number, contentType: string, reason: string) {
+    super(reason)
+    this.status = status
+    this.contentType = contentType
+  }
+}
+
 interface RawResponse {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
@@ -354,8 +364,19 @@ export const make = (options: HttpClientOptions = {}) =>
       if (cause instanceof BodyTooLarge) {
         return new HttpResponseTooLarge({ method, url, limitBytes: cause.limitBytes, retryable: false })
       }
-      if (cause instanceof RedirectFailed)
+      if (cause instanceof RedirectFailed) {
         return new HttpRedirectError({ method, url, reason: cause.message, retryable: false })
+      }
+      if (cause instanceof DecodeFailed) {
+        return new HttpDecodeError({
+          method,
+          url,
+          status: cause.status,
+          contentType: cause.contentType,
+          reason: cause.message,
+          retryable: false
+        })
+      }
       const code = errorCode(cause)
       const reason = errorText(cause)
       const syscall = (cause as { syscall?: unknown } | null)?.syscall
@@ -371,56 +392,37 @@ export const make = (options: HttpClientOptions = {}) =>
       return new HttpTransportError({ method, url, code, reason, retryable: idempotent })
     }
 
-    const decode = (request: HttpRequest, raw: RawResponse): Effect.Effect<HttpResponse, HttpDecodeError> => {
+    /** Decodes the body; a failed status whose body does not parse keeps the text (its status says enough). */
+    const decode = (request: HttpRequest, raw: RawResponse): HttpResponse => {
       const contentType = raw.headers["content-type"] ?? ""
       try {
-        return Effect.succeed({
+        return {
           status: raw.status,
           headers: raw.headers,
           body: decodeBody(raw.bytes, contentType, request.response ?? "auto"),
           url: raw.url
-        })
-      } catch (cause) {
-        // A failed status with a body that does not parse is still reported by its status: keep the text.
-        if (raw.status < 200 || raw.status >= 300) {
-          return Effect.succeed({
-            status: raw.status,
-            headers: raw.headers,
-            body: raw.bytes.toString("utf8"),
-            url: raw.url
-          })
         }
-        return Effect.fail(
-          new HttpDecodeError({
-            method: request.method,
-            url: describeUrl(request.url),
-            status: raw.status,
-            contentType,
-            reason: errorText(cause),
-            retryable: false
-          })
-        )
+      } catch (cause) {
+        if (raw.status < 200 || raw.status >= 300) {
+          return { status: raw.status, headers: raw.headers, body: raw.bytes.toString("utf8"), url: raw.url }
+        }
+        throw new DecodeFailed(raw.status, contentType, errorText(cause))
       }
     }
 
-    const once = (request: HttpRequest, url: URL, idempotent: boolean): Effect.Effect<HttpResponse, HttpError> => {
-      const timeoutMs = request.timeoutMs ?? defaults.timeoutMs
-      return Effect.flatMap(
-        abortable({
-          run: (signal) => exchange(request, url, signal),
-          timeoutMs,
-          onTimeout: (ms) =>
-            new HttpTimeout({
-              method: request.method,
-              url: describeUrl(request.url),
-              timeoutMs: ms,
-              retryable: idempotent
-            }),
-          onError: (cause) => toError(request, idempotent, cause)
-        }),
-        (raw) => decode(request, raw)
-      )
-    }
+    const once = (request: HttpRequest, url: URL, idempotent: boolean): Effect.Effect<HttpResponse, HttpError> =>
+      abortable({
+        run: (signal) => exchange(request, url, signal).then((raw) => decode(request, raw)),
+        timeoutMs: request.timeoutMs ?? defaults.timeoutMs,
+        onTimeout: (ms) =>
+          new HttpTimeout({
+            method: request.method,
+            url: describeUrl(request.url),
+            timeoutMs: ms,
+            retryable: idempotent
+          }),
+        onError: (cause) => toError(request, idempotent, cause)
+      })
 
     const request = (request: HttpRequest): Effect.Effect<HttpResponse, HttpError> => {
       let url: URL

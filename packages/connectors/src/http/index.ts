@@ -4,6 +4,9 @@
  *
  * @module http
  */
+import { Registry } from "@jsonflow/core"
+import { request } from "./HttpRequestNode.ts"
+
 export * from "./Body.ts"
 export {
   DEFAULTS,
@@ -33,3 +36,6 @@ export {
   toRequest
 } from "./HttpRequestNode.ts"
 export { type AddressClass, classifyAddress, makeGuard, type SsrfOptions } from "./SsrfGuard.ts"
+
+/** A registry holding `http.request`, to merge into the registry JSON flows are compiled against. */
+export const registry = Registry.make(request)

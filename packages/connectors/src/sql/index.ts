@@ -5,6 +5,9 @@
  *
  * @module sql
  */
+import { Registry } from "@jsonflow/core"
+import { query, stream, transaction } from "./SqlNodes.ts"
+
 export {
   DEFAULTS,
   layer,
@@ -46,3 +49,6 @@ export {
   sql,
   type TypedStatement
 } from "./Statement.ts"
+
+/** A registry holding `sql.query`, `sql.transaction` and `sql.stream`, to merge into a JSON-flow registry. */
+export const registry = Registry.make(query, transaction, stream)

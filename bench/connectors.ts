@@ -1,0 +1,219 @@
+/**
+ * `npm run bench:connectors`: what the connector nodes cost over their bare libraries.
+ *
+ * - HTTP: the `http.request` node (POST a JSON body, decode the JSON reply) against the same request made
+ *   with a bare undici `Agent`, both to one keep-alive echo server running in a worker thread.
+ * - SQL: the `sql.query` node (`select ... where id = :id`, rows out) against the same statement with bare
+ *   postgres.js (`sql.unsafe(text, [id], { prepare: true })`), both against the local PostgreSQL.
+ *
+ * Same process, same server, same concurrency (CONCURRENCY in flight, connections = CONCURRENCY), samples
+ * alternating between bare, node and flow. Reports, as medians of several samples: wall time per operation,
+ * and the main thread's busy time per operation (event-loop utilization: the client-side CPU cost, which
+ * other load on a shared machine disturbs much less than wall time). Ratios are node / bare (goal: at most
+ * 1.2). The "flow" columns run the node inside a compiled one-node flow, to show what the engine adds. Needs PostgreSQL at JSONFLOW_BENCH_POSTGRES_URL (default the CI database);
+ * without it, the SQL part is skipped.
+ */
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { isMainThread, parentPort, Worker } from "node:worker_threads"
+import { Http, Sql } from "@jsonflow/connectors"
+import { Compiler, Registry } from "@jsonflow/core"
+import { Effect, type Layer, ManagedRuntime, Schema } from "effect"
+import postgres from "postgres"
+import { Agent } from "undici"
+
+const OPS = Number(process.env.BENCH_OPS ?? 2_000)
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 11)
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8)
+const PG_URL = process.env.JSONFLOW_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+
+if (!isMainThread) {
+  // The echo server: parse the JSON body, answer it back as JSON.
+  const server = createServer((request, response) => {
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => {
+      const body = JSON.stringify({ echo: JSON.parse(Buffer.concat(chunks).toString("utf8")) })
+      response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+      response.end(body)
+    })
+  })
+  server.keepAliveTimeout = 60_000
+  server.listen(0, "127.0.0.1", () => parentPort!.postMessage((server.address() as AddressInfo).port))
+} else {
+  await main()
+}
+
+async function main() {
+  const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+  interface Sample {
+    /** Wall µs per operation. */
+    readonly wall: number
+    /** Main-thread busy µs per operation. */
+    readonly busy: number
+  }
+
+  const measure = async (run: () => Promise<unknown>): Promise<Sample> => {
+    const elu = performance.eventLoopUtilization()
+    const t0 = performance.now()
+    await run()
+    const wall = performance.now() - t0
+    const busy = performance.eventLoopUtilization(elu).active
+    return { wall: (wall * 1000) / OPS, busy: (busy * 1000) / OPS }
+  }
+
+  /** OPS operations, CONCURRENCY at a time, as plain promises. */
+  const timePromises = (op: (i: number) => Promise<unknown>) => {
+    let next = 0
+    const worker = async () => {
+      while (next < OPS) await op(next++)
+    }
+    return measure(() => Promise.all(Array.from({ length: CONCURRENCY }, worker)))
+  }
+
+  /** OPS effects, CONCURRENCY at a time, on a runtime holding the connector's layer. */
+  const timeEffects = <R>(
+    runtime: ManagedRuntime.ManagedRuntime<R, unknown>,
+    op: (i: number) => Effect.Effect<unknown, unknown, R>
+  ) => {
+    const indexes = Array.from({ length: OPS }, (_, i) => i)
+    return measure(() => runtime.runPromise(Effect.forEach(indexes, op, { concurrency: CONCURRENCY, discard: true })))
+  }
+
+  type Variant = "bare" | "node" | "flow"
+  interface Row {
+    readonly name: string
+    readonly wall: Record<Variant, number>
+    readonly busy: Record<Variant, number>
+  }
+
+  /** Alternates bare, node and flow samples after a warm-up; returns the medians. */
+  const compare = async (name: string, variants: Record<Variant, () => Promise<Sample>>): Promise<Row> => {
+    const order: ReadonlyArray<Variant> = ["bare", "node", "flow"]
+    for (const v of order) await variants[v]()
+    const samples: Record<Variant, Array<Sample>> = { bare: [], node: [], flow: [] }
+    for (let i = 0; i < SAMPLES; i++) for (const v of order) samples[v].push(await variants[v]())
+    const pick = (f: (s: Sample) => number) =>
+      Object.fromEntries(order.map((v) => [v, median(samples[v].map(f))])) as Record<Variant, number>
+    return { name, wall: pick((s) => s.wall), busy: pick((s) => s.busy) }
+  }
+
+  const oneNodeFlow = (type: string, config: unknown) => {
+    const outcome = Compiler.compileSync(
+      {
+        id: `bench-${type}`,
+        version: "1",
+        trigger: { type: "manual" },
+        nodes: { step: { type, config } },
+        edges: [{ from: { node: "$input", port: "out" }, to: { node: "step", port: "in" } }],
+        output: { node: "step", port: "out" }
+      },
+      Registry.make(Http.request, Sql.query)
+    )
+    if (outcome._tag === "Failed") throw outcome.error
+    return outcome.flow
+  }
+
+  const context = {
+    executionId: "bench",
+    flowId: "bench",
+    flowVersion: "1",
+    nodeId: "step",
+    nodeType: "bench",
+    attempt: 1,
+    trigger: undefined,
+    variables: {},
+    setVariable: () => {},
+    outputOf: () => undefined,
+    reply: () => true,
+    runSubflow: () => Effect.die("no sub-flow")
+  }
+
+  const rows: Array<Row> = []
+
+  // --- HTTP -------------------------------------------------------------------------------------------
+  const worker = new Worker(new URL(import.meta.url))
+  const port = await new Promise<number>((resolve) => worker.once("message", resolve))
+  const url = `http://127.0.0.1:${port}/echo`
+  const payload = { id: 42, name: "Ada Lovelace", tags: ["a", "b"], amount: 1234.5 }
+
+  const agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 60_000 })
+  const bareHttp = () =>
+    timePromises(async () => {
+      const response = await agent.request({
+        origin: `http://127.0.0.1:${port}`,
+        path: "/echo",
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(payload)
+      })
+      const body = await response.body.json()
+      if (response.statusCode !== 200 || body === null) throw new Error("bad echo")
+    })
+  const httpConfig = Schema.decodeUnknownSync(Http.HttpRequestConfig)({ method: "POST", url })
+  const httpRuntime = ManagedRuntime.make(
+    Http.layer({ connectionsPerOrigin: CONCURRENCY, keepAliveTimeoutMs: 60_000 }) as Layer.Layer<Http.HttpClient>
+  )
+  const nodeHttp = () => timeEffects(httpRuntime, () => Http.request.run(payload, httpConfig, context))
+  const httpFlow = oneNodeFlow("http.request", { method: "POST", url })
+  const flowHttp = () => timeEffects(httpRuntime, () => httpFlow.run(payload))
+  rows.push(await compare("HTTP POST JSON echo", { bare: bareHttp, node: nodeHttp, flow: flowHttp }))
+  await httpRuntime.dispose()
+  await agent.close()
+  await worker.terminate()
+
+  // --- SQL --------------------------------------------------------------------------------------------
+  const schema = `jf_bench_${process.pid}`
+  const admin = postgres(PG_URL, { max: 1, onnotice: () => {}, connect_timeout: 3 })
+  const available = await admin`select 1`.then(
+    () => true,
+    (error: Error) => {
+      console.log(`SQL part skipped: PostgreSQL at ${PG_URL} is unreachable (${error.message})`)
+      return false
+    }
+  )
+  if (available) {
+    await admin.unsafe(`create schema ${schema}`)
+    await admin.unsafe(`create table ${schema}.items (id int primary key, name text, amount float8)`)
+    await admin.unsafe(`insert into ${schema}.items select n, 'item ' || n, n * 1.5 from generate_series(1, 1000) n`)
+    const text = `select id, name, amount from ${schema}.items where id = $1`
+    const bare = postgres(PG_URL, { max: CONCURRENCY, onnotice: () => {} })
+    const bareSql = () =>
+      timePromises(async (i) => {
+        const result = await bare.unsafe(text, [(i % 1000) + 1], { prepare: true })
+        if (result.length !== 1) throw new Error("bad row")
+      })
+    const sqlConfig = Schema.decodeUnknownSync(Sql.QueryConfig)({
+      sql: `select id, name, amount from ${schema}.items where id = :id`
+    })
+    const sqlRuntime = ManagedRuntime.make(
+      Sql.layer({ url: PG_URL, max: CONCURRENCY }) as Layer.Layer<Sql.SqlClient, unknown>
+    )
+    const nodeSql = () => timeEffects(sqlRuntime, (i) => Sql.query.run({ id: (i % 1000) + 1 }, sqlConfig, context))
+    const sqlFlow = oneNodeFlow("sql.query", { sql: sqlConfig.sql })
+    const flowSql = () => timeEffects(sqlRuntime, (i) => sqlFlow.run({ id: (i % 1000) + 1 }))
+    rows.push(await compare("SQL select by id", { bare: bareSql, node: nodeSql, flow: flowSql }))
+    await sqlRuntime.dispose()
+    await bare.end()
+    await admin.unsafe(`drop schema ${schema} cascade`)
+  }
+  await admin.end()
+
+  const loads = (await import("node:os")).loadavg().map((l) => l.toFixed(1))
+  console.log(
+    `node ${process.version}, ${OPS} operations per sample, ${CONCURRENCY} in flight, median of ${SAMPLES} samples, load ${loads.join(" ")}\n`
+  )
+  const f = (n: number) => n.toFixed(1).padStart(7)
+  const r = (n: number) => n.toFixed(2).padStart(6)
+  console.log("                       |      wall µs/op (ratio to bare)      |  main-thread busy µs/op (ratio)")
+  console.log("case                   |    bare    node        flow          |    bare    node        flow")
+  for (const row of rows) {
+    const { wall: w, busy: b } = row
+    console.log(
+      `${row.name.padEnd(22)} | ${f(w.bare)} ${f(w.node)} ${r(w.node / w.bare)} ${f(w.flow)} ${r(w.flow / w.bare)} | ${f(b.bare)} ${f(b.node)} ${r(b.node / b.bare)} ${f(b.flow)} ${r(b.flow / b.bare)}`
+    )
+  }
+  const worst = Math.max(...rows.map((row) => row.wall.node / row.wall.bare))
+  console.log(`\ngoal: node/bare wall time <= 1.20 -> ${worst <= 1.2 ? "met" : "NOT met"} (worst ${worst.toFixed(2)})`)
+}
