@@ -18,9 +18,26 @@ export type BodyResult =
 
 const NONE: BodyResult = { _tag: "Body", value: undefined, present: false }
 
+// `curl -d '{"a":1}'` sends JSON labelled as a form, `fetch(url, { body: "{...}" })` as text/plain: a body of
+// those types that is a JSON object or array is taken as JSON.
+const looksLikeJson = (bytes: Buffer) => {
+  for (const byte of bytes) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue
+    return byte === 0x7b || byte === 0x5b // { or [
+  }
+  return false
+}
+
 const decode = (bytes: Buffer, contentType: string): BodyResult => {
   if (bytes.length === 0) return NONE
   const type = contentType.split(";")[0]!.trim().toLowerCase()
+  if ((type === "application/x-www-form-urlencoded" || type === "text/plain") && looksLikeJson(bytes)) {
+    try {
+      return { _tag: "Body", value: JSON.parse(bytes.toString("utf8")), present: true }
+    } catch {
+      // Not JSON after all: decode by the declared type.
+    }
+  }
   if (type === "" || type === "application/json" || type.endsWith("+json")) {
     try {
       return { _tag: "Body", value: JSON.parse(bytes.toString("utf8")), present: true }
