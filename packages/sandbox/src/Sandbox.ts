@@ -1,0 +1,374 @@
+/**
+ * The `Sandbox` service: runs untrusted JavaScript/TypeScript transforms `(input, ctx) => output` and gives
+ * back plain JSON data or a typed error. The production layer, {@link layer}, runs them in isolated-vm
+ * isolates inside a supervised child process; embedders and tests can provide their own implementation of
+ * the same interface with `Layer.succeed(Sandbox, Sandbox.of({ ... }))`.
+ *
+ * What a script can and cannot do is described in the package README ("Security model").
+ *
+ * @module Sandbox
+ */
+import { Context, Effect, Layer, Result } from "effect"
+import {
+  InputNotSerializable,
+  InputTooLarge,
+  ResultNotSerializable,
+  ResultTooLarge,
+  SandboxCrashed,
+  type SandboxError,
+  ScriptCompileError,
+  ScriptError,
+  ScriptMemoryLimit,
+  ScriptTimeout
+} from "./errors.ts"
+import { type Call, Supervisor } from "./internal/supervisor.ts"
+import * as Limits from "./Limits.ts"
+import * as Script from "./Script.ts"
+import type { StaticCheckPolicy } from "./staticCheck.ts"
+
+/** Options of {@link SandboxService.compile}. */
+export interface CompileOptions {
+  /** Default `"js"`. */
+  readonly language?: Script.Language
+  /** Carried by a compile error, for the node the script belongs to. */
+  readonly nodeId?: string
+  readonly executionId?: string
+}
+
+/** Options of one call. */
+export interface RunOptions {
+  /** Shown to the script as `ctx.nodeId` and carried by every error. */
+  readonly nodeId?: string
+  /** Shown to the script as `ctx.executionId` and carried by every error. */
+  readonly executionId?: string
+  /** Shown to the script as `ctx.variables` (a copy: changing it changes nothing outside). */
+  readonly variables?: Readonly<Record<string, unknown>>
+  /** This call's limits, over the runner's defaults and capped by its ceilings. */
+  readonly limits?: Partial<Limits.Limits>
+}
+
+/** A line the script wrote with `console.log` (or `info`, `warn`, `error`, `debug`). */
+export interface LogLine {
+  readonly level: "log" | "info" | "warn" | "error" | "debug"
+  readonly message: string
+}
+
+/** What a successful call returns. */
+export interface ScriptResult {
+  /** The transform's result: plain JSON data (no `__proto__` or `constructor` keys). */
+  readonly output: unknown
+  readonly logs: ReadonlyArray<LogLine>
+  /** Console lines dropped (or cut short) because of the log byte cap. */
+  readonly droppedLogs: number
+}
+
+/** The service interface. */
+export interface SandboxService {
+  /**
+   * Compiles a script once (cached by content); the result can be run many times.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Sandbox } from "@jsonflow/sandbox"
+   * const program = Effect.gen(function* () {
+   *   const sandbox = yield* Sandbox
+   *   const script = yield* sandbox.compile("export default (order) => order.total", { language: "js" })
+   *   return yield* sandbox.run(script, { total: 42 })
+   * })
+   * ```
+   */
+  readonly compile: (
+    source: string,
+    options?: CompileOptions
+  ) => Effect.Effect<Script.CompiledScript, ScriptCompileError>
+  /**
+   * Runs a script (compiled, or source text compiled as JavaScript) on an input.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Sandbox } from "@jsonflow/sandbox"
+   * const program = Sandbox.use((sandbox) =>
+   *   sandbox.run("export default (n, ctx) => ({ doubled: n * 2, node: ctx.nodeId })", 21, { nodeId: "double" })
+   * ) // Effect<ScriptResult, SandboxError, Sandbox>: output { doubled: 42, node: "double" }
+   * ```
+   */
+  readonly run: (
+    script: Script.CompiledScript | string,
+    input: unknown,
+    options?: RunOptions
+  ) => Effect.Effect<ScriptResult, SandboxError>
+  /** The runner's default limits (what a call gets when it asks for nothing). */
+  readonly limits: Limits.Limits
+}
+
+/**
+ * The sandbox service tag.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Sandbox } from "@jsonflow/sandbox"
+ * const result = await Effect.runPromise(
+ *   Sandbox.use((s) => s.run("export default (x) => x + 1", 1)).pipe(Effect.provide(Sandbox.layer()))
+ * ) // { output: 2, logs: [], droppedLogs: 0 }
+ * ```
+ */
+export class Sandbox extends Context.Service<Sandbox, SandboxService>()("@jsonflow/sandbox/Sandbox") {
+  /** The production layer: isolated-vm isolates in a supervised sandbox process (see {@link layer}). */
+  static readonly layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox, SandboxCrashed> => layer(options)
+}
+
+/** Options of the production layer. Every one has a documented default. */
+export interface SandboxOptions {
+  /** The runner's default limits (default {@link Limits.defaults}). */
+  readonly limits?: Partial<Limits.Limits>
+  /** The most a node may ask for (default {@link Limits.ceilings}). */
+  readonly maxLimits?: Partial<Limits.Limits>
+  /** Sandbox processes (default 1). Each runs its calls one at a time. */
+  readonly processes?: number
+  /** Calls sent ahead to a process (default 4); the rest wait on the host. */
+  readonly pipeline?: number
+  /** An isolate is replaced after this many calls (default 10,000), and after any timeout or OOM. */
+  readonly recycleAfterCalls?: number
+  /** A sandbox process whose resident memory passes this is replaced (default 1024 MB). */
+  readonly maxRssMb?: number
+  /** How long past a call's time limit the supervisor waits before killing the process (default 1000 ms). */
+  readonly deadlineGraceMs?: number
+  /** How long a sandbox process may take to start (default 15,000 ms). */
+  readonly startTimeoutMs?: number
+  /** Prepare the next isolate in the background (default true); false saves memory, costs a stall per recycle. */
+  readonly spareIsolates?: boolean
+  /** What static-check findings do (default `"block"`: a high-severity finding refuses the script). */
+  readonly staticChecks?: StaticCheckPolicy
+  /** Extra Node.js flags for the sandbox process (`--no-node-snapshot` is always set). */
+  readonly execArgv?: ReadonlyArray<string>
+}
+
+const EMPTY_LOGS: ReadonlyArray<LogLine> = []
+
+const stripDangerousKeys = (key: string, value: unknown) =>
+  key === "__proto__" || key === "constructor" ? undefined : value
+
+/** Parses the JSON text of a result; keys that could pollute prototypes on the host are dropped. */
+const parseOutput = (json: string): unknown =>
+  json.includes('"__proto__"') || json.includes('"constructor"')
+    ? JSON.parse(json, stripDangerousKeys)
+    : JSON.parse(json)
+
+interface Where {
+  readonly nodeId: string
+  readonly executionId: string
+}
+
+type Raw = Record<string, unknown>
+
+const str = (value: unknown, fallback = "") => (typeof value === "string" ? value : fallback)
+const num = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : undefined)
+
+/** Builds the typed error for an error result of the isolate or the supervisor. */
+const toError = (raw: Raw, where: Where, limits: Limits.Limits): SandboxError => {
+  switch (raw._tag) {
+    case "ScriptTimeout": {
+      const reason = raw.reason === "never-settled" || raw.reason === "deadline" ? raw.reason : "cpu"
+      return new ScriptTimeout({ ...where, timeoutMs: limits.timeoutMs, reason })
+    }
+    case "ScriptMemoryLimit":
+      return new ScriptMemoryLimit({ ...where, memoryMb: limits.memoryMb })
+    case "ScriptError": {
+      const line = num(raw.line)
+      const column = num(raw.column)
+      const stack = str(raw.stack)
+      return new ScriptError({
+        ...where,
+        errorName: str(raw.errorName, "Error"),
+        errorMessage: str(raw.errorMessage),
+        ...(line === undefined ? {} : { line }),
+        ...(column === undefined ? {} : { column }),
+        ...(stack === "" ? {} : { stack })
+      })
+    }
+    case "ResultNotSerializable":
+      return new ResultNotSerializable({ ...where, path: str(raw.path), reason: str(raw.reason) })
+    case "ResultTooLarge":
+      return new ResultTooLarge({ ...where, bytes: num(raw.bytes) ?? 0, limit: limits.maxOutputBytes })
+    case "ScriptCompileError":
+      return new ScriptCompileError({
+        ...where,
+        reason: "syntax",
+        detail: str(raw.detail),
+        line: num(raw.line) ?? 1,
+        column: num(raw.column) ?? 1,
+        findings: []
+      })
+    default:
+      return new SandboxCrashed({ ...where, reason: str(raw.reason, "an unexpected answer from the sandbox") })
+  }
+}
+
+const parseLogs = (json: string): { readonly logs: ReadonlyArray<LogLine>; readonly dropped: number } => {
+  const parsed = JSON.parse(json) as { lines: ReadonlyArray<[LogLine["level"], string]>; dropped: number }
+  return { logs: parsed.lines.map(([level, message]) => ({ level, message })), dropped: parsed.dropped }
+}
+
+/**
+ * Decodes a result string (`o|e`, logs JSON, newline, output JSON or error JSON) into the call's outcome.
+ */
+const decode = (text: string, where: Where, limits: Limits.Limits): Effect.Effect<ScriptResult, SandboxError> => {
+  try {
+    const newline = text.indexOf("\n")
+    const logsJson = text.slice(1, newline)
+    const body = text.slice(newline + 1)
+    const { logs, dropped } = logsJson === "" ? { logs: EMPTY_LOGS, dropped: 0 } : parseLogs(logsJson)
+    if (text.charCodeAt(0) === 111 /* o */) {
+      return Effect.succeed({ output: parseOutput(body), logs, droppedLogs: dropped })
+    }
+    return Effect.fail(toError(JSON.parse(body) as Raw, where, limits))
+  } catch (error) {
+    return Effect.fail(new SandboxCrashed({ ...where, reason: `an unreadable answer from the sandbox: ${error}` }))
+  }
+}
+
+/** The same compile error, for a given node and execution. */
+const locate = (error: ScriptCompileError, where: Where): ScriptCompileError =>
+  new ScriptCompileError({
+    ...where,
+    reason: error.reason,
+    detail: error.detail,
+    line: error.line,
+    column: error.column,
+    findings: error.findings
+  })
+
+const serializeInput = (
+  input: unknown,
+  variables: RunOptions["variables"],
+  where: Where,
+  limits: Limits.Limits
+): Result.Result<string, InputTooLarge | InputNotSerializable> => {
+  let payload: string
+  try {
+    payload = `{"v":${variables === undefined ? "{}" : (JSON.stringify(variables) ?? "{}")},"i":${JSON.stringify(input) ?? "null"}}`
+  } catch (error) {
+    return Result.fail(
+      new InputNotSerializable({ ...where, reason: error instanceof Error ? error.message : String(error) })
+    )
+  }
+  // UTF-8 is at most 3 bytes per UTF-16 unit: count exactly only when it could matter.
+  if (payload.length * 3 > limits.maxInputBytes) {
+    const bytes = Buffer.byteLength(payload)
+    if (bytes > limits.maxInputBytes) {
+      return Result.fail(new InputTooLarge({ ...where, bytes, limit: limits.maxInputBytes }))
+    }
+  }
+  return Result.succeed(payload)
+}
+
+/**
+ * The production layer: starts the sandbox process(es) when built and kills them when its scope closes.
+ * Fails with {@link SandboxCrashed} if no sandbox process can start.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Sandbox } from "@jsonflow/sandbox"
+ * const live = Sandbox.layer({ limits: { timeoutMs: 250, memoryMb: 32 }, processes: 2 })
+ * const program = Sandbox.use((s) => s.run("export default async (x) => x * 2", 21)).pipe(Effect.provide(live))
+ * ```
+ */
+export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox, SandboxCrashed> =>
+  Layer.effect(
+    Sandbox,
+    Effect.gen(function* () {
+      const ceilings = Limits.resolve(options.maxLimits, Limits.ceilings, {
+        timeoutMs: Number.MAX_SAFE_INTEGER,
+        memoryMb: Number.MAX_SAFE_INTEGER,
+        maxInputBytes: Number.MAX_SAFE_INTEGER,
+        maxOutputBytes: Number.MAX_SAFE_INTEGER,
+        maxLogBytes: Number.MAX_SAFE_INTEGER
+      })
+      const defaults = Limits.resolve(options.limits, Limits.defaults, ceilings)
+      const policy = options.staticChecks ?? "block"
+      const supervisor = yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: async () => {
+            const supervisor = new Supervisor({
+              processes: Math.max(1, options.processes ?? 1),
+              pipeline: Math.max(1, options.pipeline ?? 4),
+              deadlineGraceMs: options.deadlineGraceMs ?? 1_000,
+              startTimeoutMs: options.startTimeoutMs ?? 15_000,
+              execArgv: options.execArgv ?? [],
+              worker: {
+                recycleAfterCalls: Math.max(1, options.recycleAfterCalls ?? 10_000),
+                maxRssMb: options.maxRssMb ?? 1_024,
+                defaultMemoryMb: defaults.memoryMb,
+                spareIsolates: options.spareIsolates ?? true
+              }
+            })
+            try {
+              await supervisor.start()
+            } catch (error) {
+              await supervisor.close()
+              throw error
+            }
+            return supervisor
+          },
+          catch: (error) =>
+            new SandboxCrashed({
+              nodeId: "",
+              executionId: "",
+              reason: `the sandbox could not start: ${error instanceof Error ? error.message : String(error)}`
+            })
+        }),
+        (supervisor) => Effect.promise(() => supervisor.close())
+      )
+
+      const compile: SandboxService["compile"] = (source, compileOptions = {}) =>
+        Effect.suspend(() => {
+          const outcome = Script.compile(source, { language: compileOptions.language ?? "js", staticChecks: policy })
+          if (Result.isSuccess(outcome)) return Effect.succeed(outcome.success)
+          const where = { nodeId: compileOptions.nodeId ?? "", executionId: compileOptions.executionId ?? "" }
+          return Effect.fail(
+            where.nodeId === "" && where.executionId === "" ? outcome.failure : locate(outcome.failure, where)
+          )
+        })
+
+      const run: SandboxService["run"] = (script, input, runOptions = {}) =>
+        Effect.suspend(() => {
+          const where: Where = { nodeId: runOptions.nodeId ?? "", executionId: runOptions.executionId ?? "" }
+          let compiled: Script.CompiledScript
+          if (typeof script === "string") {
+            const outcome = Script.compile(script, { language: "js", staticChecks: policy })
+            if (Result.isFailure(outcome)) return Effect.fail(locate(outcome.failure, where))
+            compiled = outcome.success
+          } else {
+            compiled = script
+          }
+          const limits = Limits.resolve(runOptions.limits, defaults, ceilings)
+          const payload = serializeInput(input, runOptions.variables, where, limits)
+          if (Result.isFailure(payload)) return Effect.fail(payload.failure)
+          return Effect.callback<ScriptResult, SandboxError>((resume) => {
+            const call: Call = {
+              scriptId: compiled.id,
+              code: compiled.code,
+              nodeId: where.nodeId,
+              executionId: where.executionId,
+              timeoutMs: limits.timeoutMs,
+              memoryMb: limits.memoryMb,
+              maxOutputBytes: limits.maxOutputBytes,
+              maxLogBytes: limits.maxLogBytes,
+              payload: payload.success,
+              done: (text) => resume(decode(text, where, limits)),
+              cancelled: false
+            }
+            supervisor.submit(call)
+            return Effect.sync(() => {
+              call.cancelled = true
+            })
+          })
+        })
+
+      return Sandbox.of({ compile, run, limits: defaults })
+    })
+  )

@@ -1,0 +1,363 @@
+/**
+ * The host side of the sandbox: starts sandbox processes (`worker.ts`), sends them calls, and keeps them
+ * honest. Each process runs its calls in order, so the supervisor always knows which call is running (the
+ * oldest one in flight) and since when; if it does not answer within its time limit plus a grace period,
+ * the process is killed. A process that exits (a V8 fatal out-of-memory abort, a kill) is restarted; the
+ * calls it had in flight fail with `SandboxCrashed` (the running one with `ScriptTimeout` when it was
+ * killed for its deadline). Calls not yet sent wait for the new process.
+ *
+ * Results and failures are handed back as result strings in the isolate's format (see
+ * `isolate-runtime.js`), so one decoder on the host handles them all.
+ *
+ * @module supervisor
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import type { Socket } from "node:net"
+import { fileURLToPath } from "node:url"
+import { encodeFrame, FrameReader, type RunHeader } from "./protocol.ts"
+import type { WorkerOptions } from "./worker.ts"
+
+/** One call, as the supervisor sees it. */
+export interface Call {
+  readonly scriptId: string
+  readonly code: string
+  readonly nodeId: string
+  readonly executionId: string
+  readonly timeoutMs: number
+  readonly memoryMb: number
+  readonly maxOutputBytes: number
+  readonly maxLogBytes: number
+  /** `{"v":<variables>,"i":<input>}` */
+  readonly payload: string
+  /** Receives the result string, exactly once. */
+  readonly done: (result: string) => void
+  /** Set when the caller stopped waiting; the result is dropped. */
+  cancelled: boolean
+}
+
+export interface SupervisorOptions {
+  readonly processes: number
+  /** Calls sent ahead to one process (it runs them in order). */
+  readonly pipeline: number
+  /** How long past a call's time limit the supervisor waits before killing its process. */
+  readonly deadlineGraceMs: number
+  /** How long a new process may take to become ready. */
+  readonly startTimeoutMs: number
+  readonly execArgv: ReadonlyArray<string>
+  readonly worker: WorkerOptions
+}
+
+const crash = (reason: string) => `e\n${JSON.stringify({ _tag: "SandboxCrashed", reason })}`
+const DEADLINE_RESULT = `e\n${JSON.stringify({ _tag: "ScriptTimeout", reason: "deadline" })}`
+// Extra time the first call of a memory size gets: the process may have to prepare an isolate for it.
+const NEW_ISOLATE_ALLOWANCE_MS = 2_000
+const MAX_START_FAILURES = 3
+
+const workerPath = fileURLToPath(new URL(`./worker${import.meta.url.endsWith(".js") ? ".js" : ".ts"}`, import.meta.url))
+
+interface Sent {
+  readonly id: number
+  readonly call: Call
+}
+
+/** One sandbox process and what it has in flight (oldest first: the one at index 0 is running). */
+class SandboxProcess {
+  state: "starting" | "ready" | "retiring" | "dying" | "dead" = "starting"
+  everReady = false
+  readonly inflight: Array<Sent> = []
+  readonly known = new Set<string>()
+  readonly sizes = new Set<number>()
+  timer: NodeJS.Timeout | undefined
+  stderr = ""
+  replacementStarted = false
+  killedFor: string | undefined
+  /** The call whose deadline passed, if that is why the process is being killed. */
+  overdue: Sent | undefined
+  readonly child: ChildProcess
+  readonly socket: Socket
+  readonly exited: Promise<void>
+
+  constructor(child: ChildProcess, defaultMemoryMb: number) {
+    this.child = child
+    // The process prepares an isolate of the default size before it says it is ready.
+    this.sizes.add(defaultMemoryMb)
+    this.socket = child.stdio[3] as Socket
+    // "close", not "exit": it comes after every result the process wrote has been read.
+    this.exited = new Promise((resolve) => child.once("close", () => resolve()))
+  }
+
+  /** Whether this process may keep the host's event loop alive. */
+  setRef(on: boolean) {
+    for (const handle of [this.child, this.socket, this.child.stderr as Socket | null]) {
+      if (handle === null) continue
+      if (on) handle.ref()
+      else handle.unref()
+    }
+  }
+
+  kill(reason: string) {
+    this.killedFor ??= reason
+    if (this.state === "dead") return
+    // No new calls from now on, even before the exit is seen.
+    this.state = "dying"
+    this.child.kill("SIGKILL")
+  }
+}
+
+/** Starts, feeds, watches and restarts sandbox processes. */
+export class Supervisor {
+  private readonly options: SupervisorOptions
+  private readonly queue: Array<Call> = []
+  private readonly processes: Array<SandboxProcess> = []
+  private nextId = 1
+  private closed = false
+  private scheduled = false
+  private startFailures = 0
+  private lastFailure = ""
+  private busy = 0
+  private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = []
+
+  constructor(options: SupervisorOptions) {
+    this.options = options
+  }
+
+  /** Starts the processes; resolves when all are ready, rejects if they cannot start. */
+  start(): Promise<void> {
+    const ready = Promise.all(
+      Array.from(
+        { length: this.options.processes },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            this.readyWaiters.push({ resolve, reject })
+          })
+      )
+    ).then(() => undefined)
+    for (let i = 0; i < this.options.processes; i++) this.spawn()
+    return ready
+  }
+
+  /** Queues a call; its `done` receives the result. */
+  submit(call: Call) {
+    if (this.closed) {
+      call.done(crash("the sandbox is shut down"))
+      return
+    }
+    if (this.busy++ === 0) this.setRef(true)
+    this.queue.push(call)
+    if (this.startFailures >= MAX_START_FAILURES && this.processes.length === 0) {
+      // Every recent start failed: try again for this call rather than never.
+      this.startFailures = 0
+      this.spawn()
+    }
+    if (!this.scheduled) {
+      this.scheduled = true
+      // Calls submitted in the same tick go out in one write per process.
+      queueMicrotask(() => {
+        this.scheduled = false
+        this.pump()
+      })
+    }
+  }
+
+  /** Kills every process and fails what is pending. */
+  async close(): Promise<void> {
+    this.closed = true
+    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error("the sandbox is shut down"))
+    const exits: Array<Promise<void>> = []
+    for (const proc of this.processes) {
+      clearTimeout(proc.timer)
+      // Keep the host alive until the exit is seen, or awaiting close() would be a dangling promise.
+      proc.setRef(true)
+      proc.kill("the sandbox is shut down")
+      exits.push(proc.exited)
+    }
+    for (const call of this.queue.splice(0)) this.complete(call, crash("the sandbox is shut down"))
+    await Promise.all(exits)
+  }
+
+  private complete(call: Call, result: string) {
+    if (--this.busy === 0 && !this.closed) this.setRef(false)
+    if (!call.cancelled) call.done(result)
+  }
+
+  // Idle processes must not keep the host alive (an embedder that forgets to close the layer can still
+  // exit); busy ones must, or Node could exit while a call is in flight.
+  private setRef(on: boolean) {
+    for (const proc of this.processes) if (proc.state !== "dead") proc.setRef(on)
+  }
+
+  private spawn(): SandboxProcess {
+    const env = { ...process.env }
+    delete env.NODE_OPTIONS
+    const child = spawn(
+      process.execPath,
+      ["--no-node-snapshot", ...this.options.execArgv, workerPath, JSON.stringify(this.options.worker)],
+      { stdio: ["ignore", "ignore", "pipe", "pipe"], env }
+    )
+    const proc = new SandboxProcess(child, this.options.worker.defaultMemoryMb)
+    this.processes.push(proc)
+    const reader = new FrameReader((text) => this.onFrame(proc, text))
+    proc.socket.on("data", (chunk: Buffer) => reader.push(chunk))
+    proc.socket.on("error", () => proc.kill("its socket failed"))
+    child.stderr?.setEncoding("utf8")
+    child.stderr?.on("data", (text: string) => {
+      proc.stderr = (proc.stderr + text).slice(-4096)
+    })
+    child.once("close", (code, signal) => this.onExit(proc, code, signal))
+    child.once("error", (error) => {
+      proc.stderr += `\n${error.message}`
+      proc.kill("it could not be started")
+    })
+    proc.timer = setTimeout(() => proc.kill("it did not become ready in time"), this.options.startTimeoutMs)
+    if (this.busy === 0 && this.readyWaiters.length === 0) proc.setRef(false)
+    return proc
+  }
+
+  private onFrame(proc: SandboxProcess, text: string) {
+    const space = text.indexOf(" ")
+    const id = Number(text.slice(0, space))
+    const body = text.slice(space + 1)
+    if (id === 0) return this.onControl(proc, body)
+    const head = proc.inflight[0]
+    if (head === undefined || head.id !== id) return proc.kill(`it answered call ${id} out of order`)
+    proc.inflight.shift()
+    if (body === "M") {
+      // The process forgot the script (its cache is bounded): send it again, with the code, first.
+      proc.known.delete(head.call.scriptId)
+      this.queue.unshift(head.call)
+    } else {
+      this.complete(head.call, body)
+    }
+    this.armDeadline(proc)
+    this.pump()
+  }
+
+  private onControl(proc: SandboxProcess, body: string) {
+    if (body === "ready") {
+      clearTimeout(proc.timer)
+      proc.timer = undefined
+      if (proc.state === "starting") proc.state = "ready"
+      proc.everReady = true
+      this.startFailures = 0
+      this.readyWaiters.shift()?.resolve()
+      if (this.busy === 0) proc.setRef(false)
+      // A replacement is up: the processes it replaces stop taking calls and go once they are idle.
+      for (const other of this.processes) {
+        if (other !== proc && other.replacementStarted && other.state === "ready") {
+          other.state = "retiring"
+          if (other.inflight.length === 0) other.kill("retired")
+        }
+      }
+      this.pump()
+    } else if (body.startsWith("retire") && !proc.replacementStarted && !this.closed) {
+      proc.replacementStarted = true
+      this.spawn()
+    }
+  }
+
+  private onExit(proc: SandboxProcess, code: number | null, signal: NodeJS.Signals | null) {
+    const wasReady = proc.everReady
+    proc.state = "dead"
+    clearTimeout(proc.timer)
+    const index = this.processes.indexOf(proc)
+    if (index >= 0) this.processes.splice(index, 1)
+    const reason = describeExit(proc, code, signal)
+    // Every result the process wrote has been read: the first call still in flight is the one that was
+    // running. The others never started, and a script has no side effects: they go to the next process.
+    const [running, ...waiting] = proc.inflight.splice(0)
+    if (running !== undefined) {
+      this.complete(running.call, running === proc.overdue ? DEADLINE_RESULT : crash(reason))
+    }
+    for (const sent of waiting.reverse()) this.queue.unshift(sent.call)
+    if (this.closed) {
+      for (const call of this.queue.splice(0)) this.complete(call, crash("the sandbox is shut down"))
+      return
+    }
+    if (!wasReady) {
+      this.startFailures++
+      this.lastFailure = reason
+    }
+    if (this.startFailures >= MAX_START_FAILURES) {
+      const failure = `the sandbox process cannot start: ${this.lastFailure}`
+      for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error(failure))
+      for (const call of this.queue.splice(0)) this.complete(call, crash(failure))
+      return
+    }
+    const live = this.processes.filter((p) => p.state === "starting" || p.state === "ready").length
+    if (live < this.options.processes) this.spawn()
+    else this.pump()
+  }
+
+  private pump() {
+    while (this.queue.length > 0) {
+      let target: SandboxProcess | undefined
+      for (const proc of this.processes) {
+        if (proc.state !== "ready" || proc.inflight.length >= this.options.pipeline) continue
+        if (target === undefined || proc.inflight.length < target.inflight.length) target = proc
+      }
+      if (target === undefined) return
+      const frames: Array<Buffer> = []
+      while (this.queue.length > 0 && target.inflight.length < this.options.pipeline) {
+        const call = this.queue.shift()!
+        if (call.cancelled) {
+          this.complete(call, crash("cancelled"))
+          continue
+        }
+        frames.push(this.frame(target, call))
+      }
+      if (frames.length === 1) target.socket.write(frames[0]!)
+      else if (frames.length > 1) target.socket.write(Buffer.concat(frames))
+    }
+  }
+
+  private frame(proc: SandboxProcess, call: Call): Buffer {
+    const id = this.nextId++
+    const first = !proc.known.has(call.scriptId)
+    proc.known.add(call.scriptId)
+    const header: RunHeader = {
+      id,
+      s: call.scriptId,
+      ...(first ? { c: call.code } : {}),
+      nodeId: call.nodeId,
+      executionId: call.executionId,
+      timeoutMs: call.timeoutMs,
+      memoryMb: call.memoryMb,
+      maxOutputBytes: call.maxOutputBytes,
+      maxLogBytes: call.maxLogBytes
+    }
+    proc.inflight.push({ id, call })
+    if (proc.inflight.length === 1) this.armDeadline(proc)
+    return encodeFrame([JSON.stringify(header), "\n", call.payload])
+  }
+
+  /** (Re)starts the deadline of the call now running on `proc`, or clears it when idle. */
+  private armDeadline(proc: SandboxProcess) {
+    clearTimeout(proc.timer)
+    proc.timer = undefined
+    if (proc.state === "dying") return
+    const head = proc.inflight[0]
+    if (head === undefined) {
+      if (proc.state === "retiring") proc.kill("retired")
+      return
+    }
+    const { call } = head
+    const firstOfSize = !proc.sizes.has(call.memoryMb)
+    proc.sizes.add(call.memoryMb)
+    const allowance = call.timeoutMs + this.options.deadlineGraceMs + (firstOfSize ? NEW_ISOLATE_ALLOWANCE_MS : 0)
+    proc.timer = setTimeout(() => {
+      // Judged when the process is gone: a result written just before the kill still counts.
+      proc.overdue = head
+      proc.kill(`a call did not stop at its ${call.timeoutMs} ms time limit`)
+    }, allowance)
+  }
+}
+
+const describeExit = (proc: SandboxProcess, code: number | null, signal: NodeJS.Signals | null): string => {
+  const how = proc.killedFor ?? (signal !== null ? `it was killed by ${signal}` : `it exited with code ${code}`)
+  const lines = proc.stderr.split("\n").filter((line) => line.trim() !== "")
+  const telling =
+    lines.find((line) => /Fatal JavaScript|FATAL ERROR|out of memory/i.test(line)) ??
+    lines.find((line) => /fatal|error/i.test(line)) ??
+    lines.at(-1)
+  return telling === undefined || proc.killedFor !== undefined ? how : `${how}: ${telling.trim().slice(0, 300)}`
+}

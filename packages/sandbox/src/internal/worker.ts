@@ -1,0 +1,314 @@
+/**
+ * The sandbox process: started by the supervisor (`internal/supervisor.ts`) with `--no-node-snapshot`, it
+ * reads calls from fd 3, runs each in a pooled isolated-vm isolate, and writes the result back. Calls run
+ * one at a time, synchronously (`applySync` with the isolate's timeout): the fastest path, and it means an
+ * isolate never has two calls in flight. Anything the isolate cannot stop (an uninterruptible builtin, a
+ * fatal V8 out-of-memory abort) stalls or kills this process only; the supervisor sees the missed deadline
+ * or the exit and restarts it.
+ *
+ * Isolates are kept per memory limit: the active one, plus a spare prepared in the background (SES
+ * lockdown costs tens of ms) that takes over when the active one is retired — after a timeout, an
+ * out-of-memory disposal, or `recycleAfterCalls` calls.
+ *
+ * @module worker
+ */
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { Socket } from "node:net"
+import { dirname, join } from "node:path"
+import ivm from "isolated-vm"
+import { encodeFrame, FrameReader, type RunHeader } from "./protocol.ts"
+
+/** Options the supervisor passes as the first argument (JSON). */
+export interface WorkerOptions {
+  readonly recycleAfterCalls: number
+  readonly maxRssMb: number
+  readonly defaultMemoryMb: number
+  readonly spareIsolates: boolean
+}
+
+const require = createRequire(import.meta.url)
+const SES_SOURCE = readFileSync(join(dirname(require.resolve("ses/package.json")), "dist/ses.umd.min.js"), "utf8")
+const RUNTIME_SOURCE = readFileSync(new URL("./isolate-runtime.js", import.meta.url), "utf8")
+
+// Before SES: remove what the memory limit does not count (WebAssembly.Memory, growable and resizable
+// buffers) and what only serves shared memory. SES then freezes what is left.
+const PRELUDE = `
+delete globalThis.WebAssembly
+delete globalThis.SharedArrayBuffer
+delete globalThis.Atomics
+delete ArrayBuffer.prototype.resize
+delete ArrayBuffer.prototype.transfer
+delete ArrayBuffer.prototype.transferToFixedLength
+`
+// errorTaming "unsafe" keeps V8 stacks (how ScriptError gets the user's line and column); the stacks of
+// this isolate hold nothing secret. No console, no process: reporting and trapping are off.
+const LOCKDOWN = `lockdown({
+  errorTaming: "unsafe",
+  overrideTaming: "severe",
+  consoleTaming: "unsafe",
+  stackFiltering: "verbose",
+  reporting: "none",
+  errorTrapping: "none",
+  unhandledRejectionTrapping: "none",
+  domainTaming: "unsafe"
+})`
+
+type Entry<F> = ivm.Reference<F>
+
+/** One prepared isolate: SES locked down, the runtime loaded, its three entry points. */
+interface Slot {
+  readonly isolate: ivm.Isolate
+  readonly memoryMb: number
+  readonly register: Entry<(id: string, code: string) => string>
+  readonly start: Entry<
+    (
+      id: string,
+      payload: string,
+      nodeId: string,
+      executionId: string,
+      maxOutputBytes: number,
+      maxLogBytes: number
+    ) => string
+  >
+  readonly finish: Entry<() => string>
+  readonly scripts: Set<string>
+  calls: number
+  retired: boolean
+}
+
+const makeSlot = (isolate: ivm.Isolate, context: ivm.Context, memoryMb: number): Slot => ({
+  isolate,
+  memoryMb,
+  register: context.global.getSync("__register", { reference: true }),
+  start: context.global.getSync("__start", { reference: true }),
+  finish: context.global.getSync("__finish", { reference: true }),
+  scripts: new Set(),
+  calls: 0,
+  retired: false
+})
+
+const buildSync = (memoryMb: number): Slot => {
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb })
+  try {
+    const context = isolate.createContextSync()
+    context.evalSync(PRELUDE)
+    context.evalSync(SES_SOURCE)
+    context.evalSync(LOCKDOWN)
+    context.evalSync(RUNTIME_SOURCE)
+    return makeSlot(isolate, context, memoryMb)
+  } catch (error) {
+    isolate.dispose()
+    throw error
+  }
+}
+
+// Off the hot path: isolated-vm runs these on its own threads while this one keeps serving calls.
+const buildAsync = async (memoryMb: number): Promise<Slot | undefined> => {
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb })
+  try {
+    const context = await isolate.createContext()
+    await context.eval(PRELUDE)
+    await context.eval(SES_SOURCE)
+    await context.eval(LOCKDOWN)
+    await context.eval(RUNTIME_SOURCE)
+    return makeSlot(isolate, context, memoryMb)
+  } catch {
+    if (!isolate.isDisposed) isolate.dispose()
+    return undefined
+  }
+}
+
+const dispose = (slot: Slot) => {
+  slot.retired = true
+  if (!slot.isolate.isDisposed) {
+    try {
+      slot.isolate.dispose()
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Isolates by memory limit: the active one and a spare being prepared. At most a few sizes are kept. */
+class IsolatePool {
+  private readonly active = new Map<number, Slot>()
+  private readonly spares = new Map<number, Slot | Promise<Slot | undefined>>()
+  private readonly spareIsolates: boolean
+  private static readonly MAX_SIZES = 4
+
+  constructor(spareIsolates: boolean) {
+    this.spareIsolates = spareIsolates
+  }
+
+  acquire(memoryMb: number): Slot {
+    const current = this.active.get(memoryMb)
+    if (current !== undefined && !current.retired && !current.isolate.isDisposed) {
+      // Most recently used size last, so the oldest one is evicted first.
+      this.active.delete(memoryMb)
+      this.active.set(memoryMb, current)
+      return current
+    }
+    if (current !== undefined) this.retire(current)
+    const spare = this.spares.get(memoryMb)
+    let slot: Slot
+    if (spare !== undefined && !(spare instanceof Promise) && !spare.isolate.isDisposed) {
+      this.spares.delete(memoryMb)
+      slot = spare
+    } else {
+      slot = buildSync(memoryMb)
+    }
+    this.active.set(memoryMb, slot)
+    this.prepareSpare(memoryMb)
+    if (this.active.size > IsolatePool.MAX_SIZES) {
+      const [oldest] = this.active.keys()
+      if (oldest !== undefined) this.evict(oldest)
+    }
+    return slot
+  }
+
+  retire(slot: Slot) {
+    dispose(slot)
+    if (this.active.get(slot.memoryMb) === slot) this.active.delete(slot.memoryMb)
+  }
+
+  private evict(memoryMb: number) {
+    const slot = this.active.get(memoryMb)
+    if (slot !== undefined) this.retire(slot)
+    const spare = this.spares.get(memoryMb)
+    this.spares.delete(memoryMb)
+    if (spare instanceof Promise) void spare.then((s) => s && dispose(s))
+    else if (spare !== undefined) dispose(spare)
+  }
+
+  private prepareSpare(memoryMb: number) {
+    if (!this.spareIsolates || this.spares.has(memoryMb)) return
+    const building = buildAsync(memoryMb).then((slot) => {
+      if (this.spares.get(memoryMb) !== building) {
+        if (slot) dispose(slot)
+        return undefined
+      }
+      if (slot === undefined) this.spares.delete(memoryMb)
+      else this.spares.set(memoryMb, slot)
+      return slot
+    })
+    this.spares.set(memoryMb, building)
+  }
+}
+
+const errorResult = (error: Record<string, unknown>) => `e\n${JSON.stringify(error)}`
+
+const CODE_CACHE_SIZE = 4096
+
+/** Runs calls; one instance per process. */
+class Runner {
+  private readonly pool: IsolatePool
+  private readonly codes = new Map<string, string>()
+  private readonly options: WorkerOptions
+  private sinceRssCheck = 0
+  private retiring = false
+
+  constructor(options: WorkerOptions) {
+    this.options = options
+    this.pool = new IsolatePool(options.spareIsolates)
+  }
+
+  warm() {
+    this.pool.acquire(this.options.defaultMemoryMb)
+  }
+
+  run(header: RunHeader, payload: string): string {
+    if (header.c !== undefined) {
+      if (this.codes.size >= CODE_CACHE_SIZE) this.codes.delete(this.codes.keys().next().value!)
+      this.codes.set(header.s, header.c)
+    }
+    const slot = this.pool.acquire(header.memoryMb)
+    let failed = false
+    try {
+      if (!slot.scripts.has(header.s)) {
+        const code = this.codes.get(header.s)
+        if (code === undefined) return "M"
+        const registered = slot.register.applySync(undefined, [header.s, code], { timeout: header.timeoutMs })
+        if (registered !== "") return registered
+        slot.scripts.add(header.s)
+      }
+      const began = performance.now()
+      let result = slot.start.applySync(
+        undefined,
+        [header.s, payload, header.nodeId, header.executionId, header.maxOutputBytes, header.maxLogBytes],
+        { timeout: header.timeoutMs }
+      )
+      if (result === "P") {
+        // The promise's microtasks were drained when `start` returned; what remains of the budget covers
+        // serializing the value it settled with.
+        const left = Math.max(1, Math.floor(header.timeoutMs - (performance.now() - began)))
+        result = slot.finish.applySync(undefined, [], { timeout: left })
+      }
+      if (result.startsWith("e")) failed = true
+      return result
+    } catch (error) {
+      failed = true
+      return this.failure(slot, error)
+    } finally {
+      slot.calls++
+      if (slot.calls >= this.options.recycleAfterCalls) this.pool.retire(slot)
+      this.checkMemory(failed)
+    }
+  }
+
+  /** Maps what `applySync` threw: our runtime never throws, so it is isolated-vm or a leftover rejection. */
+  private failure(slot: Slot, error: unknown): string {
+    const message = error instanceof Error ? error.message : String(error)
+    if (message.includes("timed out")) {
+      this.pool.retire(slot)
+      return errorResult({ _tag: "ScriptTimeout", reason: "cpu" })
+    }
+    if (message.includes("memory limit")) {
+      this.pool.retire(slot)
+      return errorResult({ _tag: "ScriptMemoryLimit" })
+    }
+    if (slot.isolate.isDisposed || message.includes("Isolate is disposed") || message.includes("was disposed")) {
+      this.pool.retire(slot)
+      return errorResult({ _tag: "SandboxCrashed", reason: `the isolate was disposed: ${message}` })
+    }
+    // A promise the script left rejected and unhandled, reported by isolated-vm at the end of the call.
+    const name = error instanceof Error ? error.name : "NonError"
+    return errorResult({
+      _tag: "ScriptError",
+      errorName: name,
+      errorMessage: `a promise was left rejected and unhandled: ${message.slice(0, 2000)}`
+    })
+  }
+
+  private checkMemory(force: boolean) {
+    if (this.retiring) return
+    if (!force && ++this.sinceRssCheck < 32) return
+    this.sinceRssCheck = 0
+    const rssMb = process.memoryUsage.rss() / (1024 * 1024)
+    if (rssMb > this.options.maxRssMb) {
+      this.retiring = true
+      send(`0 retire resident memory ${Math.round(rssMb)} MB is over the ${this.options.maxRssMb} MB cap`)
+    }
+  }
+}
+
+const socket = new Socket({ fd: 3, readable: true, writable: true })
+const send = (text: string) => socket.write(encodeFrame([text]))
+
+const main = () => {
+  const options = JSON.parse(process.argv[2] ?? "{}") as WorkerOptions
+  const runner = new Runner(options)
+  // The host went away: nothing left to serve.
+  socket.on("close", () => process.exit(0))
+  socket.on("error", () => process.exit(0))
+  const reader = new FrameReader((text) => {
+    const newline = text.indexOf("\n")
+    const header = JSON.parse(text.slice(0, newline)) as RunHeader
+    send(`${header.id} ${runner.run(header, text.slice(newline + 1))}`)
+  })
+  socket.on("data", (chunk: Buffer) => reader.push(chunk))
+  runner.warm()
+  send("0 ready")
+}
+
+main()

@@ -1,0 +1,3 @@
+// expect: ScriptTimeout
+// reason: never-settled
+export default () => new Promise(() => {})

@@ -1,0 +1,3 @@
+// expect: ResultNotSerializable
+// path: /total
+export default () => ({ total: 10n })

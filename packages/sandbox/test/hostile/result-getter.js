@@ -1,0 +1,8 @@
+// expect: ResultNotSerializable
+// path: /secret
+export default () => ({
+  id: 1,
+  get secret() {
+    throw new Error("no")
+  }
+})

@@ -1,0 +1,11 @@
+// expect: ResultNotSerializable
+// path:
+export default () =>
+  new Proxy(
+    {},
+    {
+      ownKeys() {
+        throw new Error("no keys")
+      }
+    }
+  )

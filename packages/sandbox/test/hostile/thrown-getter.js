@@ -1,0 +1,9 @@
+// expect: ScriptError
+// errorName: NonError
+export default () => {
+  throw {
+    get message() {
+      throw new Error("no message for you")
+    }
+  }
+}

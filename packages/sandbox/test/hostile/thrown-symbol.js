@@ -1,0 +1,5 @@
+// expect: ScriptError
+// errorName: NonError
+export default () => {
+  throw Symbol("boom")
+}
