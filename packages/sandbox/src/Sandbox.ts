@@ -142,6 +142,11 @@ export interface SandboxOptions {
   readonly spareIsolates?: boolean
   /** What static-check findings do (default `"block"`: a high-severity finding refuses the script). */
   readonly staticChecks?: StaticCheckPolicy
+  /**
+   * Run the sandbox process under Node's permission model (default true): it can read only its own code,
+   * write nothing, start no process or thread. Defense in depth, should an isolate ever be escaped.
+   */
+  readonly nodePermissions?: boolean
   /** Extra Node.js flags for the sandbox process (`--no-node-snapshot` is always set). */
   readonly execArgv?: ReadonlyArray<string>
 }
@@ -299,6 +304,7 @@ export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox, Sandbo
               deadlineGraceMs: options.deadlineGraceMs ?? 1_000,
               startTimeoutMs: options.startTimeoutMs ?? 15_000,
               execArgv: options.execArgv ?? [],
+              permissions: options.nodePermissions ?? true,
               worker: {
                 recycleAfterCalls: Math.max(1, options.recycleAfterCalls ?? 10_000),
                 maxRssMb: options.maxRssMb ?? 1_024,

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer } from "effect"
 import { Sandbox, type SandboxError } from "../src/index.ts"
@@ -279,6 +280,30 @@ describe("Sandbox supervision", () => {
       )
       yield* eventually(() => !sandboxProcesses().includes(first!))
     }).pipe(Effect.provide(Sandbox.layer({ maxRssMb: 1 })))
+  )
+
+  it.live("starts the sandbox process under Node's permission model, without the host's environment", () =>
+    Effect.gen(function* () {
+      process.env.JSONFLOW_TEST_SECRET = "s3cret"
+      const seen = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const before = new Set(sandboxProcesses())
+          yield* Layer.build(Sandbox.layer())
+          return sandboxProcesses()
+            .filter((pid) => !before.has(pid))
+            .map((pid) => ({
+              args: readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"),
+              env: readFileSync(`/proc/${pid}/environ`, "utf8")
+            }))
+        })
+      ).pipe(Effect.ensuring(Effect.sync(() => delete process.env.JSONFLOW_TEST_SECRET)))
+      assert.strictEqual(seen.length, 1)
+      const [{ args, env }] = seen as [{ args: Array<string>; env: string }]
+      assert.include(args, "--permission")
+      assert.include(args, "--no-node-snapshot")
+      assert.isFalse(args.some((arg) => /allow-(fs-write|child-process|worker|wasi)/.test(arg)))
+      assert.notInclude(env, "JSONFLOW_TEST_SECRET")
+    })
   )
 
   it.live("kills its processes when the layer is released", () =>

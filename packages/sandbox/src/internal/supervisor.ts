@@ -12,7 +12,9 @@
  * @module supervisor
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { createRequire } from "node:module"
 import type { Socket } from "node:net"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { encodeFrame, FrameReader, type RunHeader } from "./protocol.ts"
 import type { WorkerOptions } from "./worker.ts"
@@ -44,6 +46,8 @@ export interface SupervisorOptions {
   /** How long a new process may take to become ready. */
   readonly startTimeoutMs: number
   readonly execArgv: ReadonlyArray<string>
+  /** Run the sandbox process under Node's permission model (see {@link permissionFlags}). */
+  readonly permissions: boolean
   readonly worker: WorkerOptions
 }
 
@@ -54,6 +58,38 @@ const NEW_ISOLATE_ALLOWANCE_MS = 2_000
 const MAX_START_FAILURES = 3
 
 const workerPath = fileURLToPath(new URL(`./worker${import.meta.url.endsWith(".js") ? ".js" : ".ts"}`, import.meta.url))
+
+/**
+ * Node's permission model for the sandbox process, as defense in depth should an isolate ever be escaped:
+ * it may read only its own code (this package, isolated-vm and its loader, ses), write nothing, start no
+ * process or worker thread. Node 24's model does not cover the network.
+ */
+export const permissionFlags = (): ReadonlyArray<string> => {
+  const require = createRequire(import.meta.url)
+  const ivm = dirname(require.resolve("isolated-vm/package.json"))
+  const readable = [
+    fileURLToPath(new URL("../../", import.meta.url)),
+    ivm,
+    dirname(createRequire(join(ivm, "package.json")).resolve("node-gyp-build/package.json")),
+    dirname(require.resolve("ses/package.json")),
+    // node-gyp-build probes it to pick a prebuilt binary.
+    "/etc/alpine-release"
+  ]
+  return [
+    "--permission",
+    "--allow-addons",
+    ...readable.map((path) => `--allow-fs-read=${path}`),
+    // Node warns that addons weaken the model: known, and the warning would only clutter crash reports.
+    "--disable-warning=SecurityWarning"
+  ]
+}
+
+/** The environment of the sandbox process: none of the host's (its secrets stay out), only what shapes dates. */
+const sandboxEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {}
+  for (const name of ["TZ", "LANG", "LC_ALL"]) if (process.env[name] !== undefined) env[name] = process.env[name]
+  return env
+}
 
 interface Sent {
   readonly id: number
@@ -117,8 +153,11 @@ export class Supervisor {
   private busy = 0
   private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = []
 
+  private readonly permissions: ReadonlyArray<string>
+
   constructor(options: SupervisorOptions) {
     this.options = options
+    this.permissions = options.permissions ? permissionFlags() : []
   }
 
   /** Starts the processes; resolves when all are ready, rejects if they cannot start. */
@@ -187,12 +226,16 @@ export class Supervisor {
   }
 
   private spawn(): SandboxProcess {
-    const env = { ...process.env }
-    delete env.NODE_OPTIONS
     const child = spawn(
       process.execPath,
-      ["--no-node-snapshot", ...this.options.execArgv, workerPath, JSON.stringify(this.options.worker)],
-      { stdio: ["ignore", "ignore", "pipe", "pipe"], env }
+      [
+        "--no-node-snapshot",
+        ...(this.options.permissions ? this.permissions : []),
+        ...this.options.execArgv,
+        workerPath,
+        JSON.stringify(this.options.worker)
+      ],
+      { stdio: ["ignore", "ignore", "pipe", "pipe"], env: sandboxEnv() }
     )
     const proc = new SandboxProcess(child, this.options.worker.defaultMemoryMb)
     this.processes.push(proc)
