@@ -1,6 +1,5 @@
-import { Readable } from "node:stream"
 import { assert, describe, it } from "@effect/vitest"
-import { BodyTooLarge, decodeBody, decodingFor, encodeBody, readCapped } from "./Body.ts"
+import { decodeBody, decodingFor, encodeBody } from "./Body.ts"
 
 describe("encodeBody", () => {
   it("picks JSON or text in auto mode and sends nothing for none/undefined", () => {
@@ -25,13 +24,5 @@ describe("decodeBody", () => {
     assert.strictEqual(decodingFor("application/pdf"), "binary")
     assert.isNull(decodeBody(Buffer.from(""), "application/json", "auto"))
     assert.throws(() => decodeBody(Buffer.from("{"), "application/json", "auto"), SyntaxError)
-  })
-})
-
-describe("readCapped", () => {
-  it("reads up to the cap and fails past it", async () => {
-    assert.strictEqual((await readCapped(Readable.from([Buffer.from("ab"), Buffer.from("cd")]), 4)).toString(), "abcd")
-    const error = await readCapped(Readable.from([Buffer.from("abc"), Buffer.from("de")]), 4).catch((e: unknown) => e)
-    assert.instanceOf(error, BodyTooLarge)
   })
 })

@@ -1,7 +1,7 @@
 /**
  * Request bodies out, response bodies in. A request body is encoded as JSON, text, a URL-encoded form or
- * bytes given as base64; a response body is read up to a size cap and decoded by its content type (or as
- * configured) into JSON, text, or base64 for binary data, so every output stays plain JSON data.
+ * bytes given as base64; a response body (read up to a size cap, see `Dispatch`) is decoded by its content
+ * type (or as configured) into JSON, text, or base64 for binary data, so every output stays plain JSON data.
  *
  * @module Body
  */
@@ -111,44 +111,3 @@ export class BodyTooLarge extends Error {
     this.limitBytes = limitBytes
   }
 }
-
-/** The part of a readable body stream {@link readCapped} uses. */
-export interface ChunkStream {
-  on(event: "data", listener: (chunk: Buffer) => void): unknown
-  on(event: "end", listener: () => void): unknown
-  on(event: "error", listener: (error: Error) => void): unknown
-  destroy(error?: Error): unknown
-}
-
-/**
- * Reads a stream of chunks into one buffer, failing with {@link BodyTooLarge} (and destroying the stream, so
- * the connection is dropped rather than drained) as soon as it grows past `limitBytes`. Uses `data` events,
- * which cost far less per chunk than async iteration.
- */
-export const readCapped = (body: ChunkStream, limitBytes: number): Promise<Buffer> =>
-  new Promise<Buffer>((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    let failed = false
-    body.on("data", (chunk) => {
-      if (failed) return
-      size += chunk.byteLength
-      if (size > limitBytes) {
-        failed = true
-        const error = new BodyTooLarge(limitBytes)
-        reject(error)
-        body.destroy(error)
-        return
-      }
-      chunks.push(chunk)
-    })
-    body.on("end", () => {
-      if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
-    })
-    body.on("error", (error) => {
-      if (!failed) {
-        failed = true
-        reject(error)
-      }
-    })
-  })

@@ -10,8 +10,9 @@ import { Context, Effect, Layer } from "effect"
 import { Agent, type Dispatcher } from "undici"
 import { abortable } from "../shared/Abortable.ts"
 import { backoffMs, type RetryPolicy } from "../shared/Retryable.ts"
-import { BodyTooLarge, decodeBody, type EncodedBody, type ResponseDecoding, readCapped } from "./Body.ts"
+import { BodyTooLarge, decodeBody, type EncodedBody, type ResponseDecoding } from "./Body.ts"
 import { ConnectionSlots } from "./ConnectionSlots.ts"
+import { dispatchBuffered } from "./Dispatch.ts"
 import {
   HttpConnectError,
   HttpDecodeError,
@@ -309,20 +310,23 @@ export const make = (options: HttpClientOptions = {}) =>
         const wait = slots.acquire(origin, signal)
         if (wait !== undefined) await wait
         try {
-          const response: Dispatcher.ResponseData = await agent.request({
-            origin,
-            path: `${url.pathname}${url.search}`,
-            method: method as Dispatcher.HttpMethod,
-            headers,
-            body: body ?? null,
-            signal
-          })
-          const status = response.statusCode
+          const response = await dispatchBuffered(
+            agent,
+            {
+              origin,
+              path: `${url.pathname}${url.search}`,
+              method: method as Dispatcher.HttpMethod,
+              headers,
+              body: body ?? null
+            },
+            signal,
+            maxBytes
+          )
+          const status = response.status
           const location = response.headers.location
           if (maxRedirects > 0 && REDIRECT_STATUSES.has(status) && location) {
-            await response.body.dump()
             if (redirects >= maxRedirects) throw new RedirectFailed(`more than ${maxRedirects} redirects`)
-            const next = new URL(Array.isArray(location) ? location[0]! : location, url)
+            const next = new URL(location, url)
             if (next.protocol !== "http:" && next.protocol !== "https:") {
               throw new RedirectFailed(`redirect to unsupported scheme ${next.protocol}`)
             }
@@ -335,13 +339,7 @@ export const make = (options: HttpClientOptions = {}) =>
             url = next
             continue
           }
-          const declared = Number(response.headers["content-length"])
-          if (declared > maxBytes) {
-            response.body.destroy()
-            throw new BodyTooLarge(maxBytes)
-          }
-          const bytes = method === "HEAD" ? Buffer.alloc(0) : await readCapped(response.body, maxBytes)
-          return { status, headers: flattenHeaders(response.headers), bytes, url: url.href }
+          return { status, headers: flattenHeaders(response.headers), bytes: response.bytes, url: url.href }
         } finally {
           slots.release(origin)
         }
