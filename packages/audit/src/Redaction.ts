@@ -248,7 +248,23 @@ export const make = (options: RedactionOptions = {}): Redactor => {
   }
 
   let secretValues: ReadonlyArray<string> = []
+  // Payload strings repeat a lot (codes, statuses, SKUs): short ones are scanned once. Cleared when full,
+  // and whenever the exact secrets change.
+  const scanned = new Map<string, string>()
+  let secretsKey = ""
   const scanString = (text: string): string => {
+    // The shortest pattern match is 6 characters (a@b.cd); a secret value shorter than 4 is not looked for.
+    if (text.length < 4 || (text.length < 6 && secretValues.length === 0)) return text
+    if (text.length > 64) return scanUncached(text)
+    let out = scanned.get(text)
+    if (out === undefined) {
+      out = scanUncached(text)
+      if (scanned.size >= 20_000) scanned.clear()
+      scanned.set(text, out)
+    }
+    return out
+  }
+  const scanUncached = (text: string): string => {
     let out = text
     for (const secret of secretValues) {
       if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join(hideText(secret, "secret"))
@@ -307,8 +323,30 @@ export const make = (options: RedactionOptions = {}): Redactor => {
     return copy ?? value
   }
 
+  const loadSecrets = () => {
+    if (options.secrets === undefined) return
+    secretValues = [...options.secrets()]
+    const key = secretValues.join("\u0000")
+    if (key !== secretsKey) {
+      secretsKey = key
+      scanned.clear()
+      done = new WeakMap()
+    }
+  }
+  // Snapshots share objects (a node's output is the next node's input) and must not be mutated: an object
+  // redacted once is redacted the same way again.
+  let done = new WeakMap<object, unknown>()
+  const walkTop = (value: unknown, path: ReadonlyArray<string> | undefined): unknown => {
+    if (typeof value !== "object" || value === null || path !== undefined) return walk(value, path, 0)
+    const cached = done.get(value)
+    if (cached !== undefined) return cached
+    const out = walk(value, path, 0)
+    done.set(value, out)
+    return out
+  }
+
   const value = (input: unknown, root?: string): unknown => {
-    secretValues = options.secrets === undefined ? [] : [...options.secrets()]
+    loadSecrets()
     return walk(input, paths.length === 0 ? undefined : root === undefined ? [] : root.split("."), 0)
   }
 
@@ -316,13 +354,13 @@ export const make = (options: RedactionOptions = {}): Redactor => {
     value,
     entry: (entry) => {
       if (entry._tag === "FlowRecorded") return entry
-      secretValues = options.secrets === undefined ? [] : [...options.secrets()]
+      loadSecrets()
       // Only the payload fields can hold user data; ids, timestamps and node types come from the engine.
       let copy: Record<string, unknown> | undefined
       for (const key of ["input", "output", "error"] as const) {
         const before = (entry as Record<string, unknown>)[key]
         if (before === undefined) continue
-        const after = walk(before, paths.length === 0 ? undefined : [key], 0)
+        const after = walkTop(before, paths.length === 0 ? undefined : [key])
         if (after !== before) {
           copy ??= { ...entry }
           copy[key] = after
