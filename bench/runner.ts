@@ -168,8 +168,15 @@ const drive = async () => {
   const roles = (process.env.BENCH_SERVERS ?? "raw,map,js,map+audit").split(",")
   const servers = new Map<string, Started>()
   const idle = new Map<string, number>()
+  const stopAll = () => {
+    for (const s of servers.values()) s.child.kill("SIGTERM")
+  }
+  process.once("exit", stopAll)
   for (const role of roles) {
-    const started = await start(role)
+    const started = await start(role).catch((error: unknown) => {
+      stopAll()
+      throw error
+    })
     servers.set(role, started)
   }
   await new Promise((r) => setTimeout(r, 1_000))
