@@ -72,7 +72,7 @@ export interface Channel {
   readonly hasRoom: () => boolean
   /** Waits until the buffer is below capacity. */
   readonly awaitRoom: Effect.Effect<void>
-  /** Waits until everything offered so far is written (or spilled, if the sink is down). */
+  /** Waits until everything offered so far, spilled entries included, is written (it waits while the sink is down). */
   readonly flush: Effect.Effect<void>
 }
 
@@ -287,14 +287,22 @@ export const make = (
     fibers.push(yield* Effect.forkDetach(replayer))
 
     const idle = () => size() === 0 && inFlightCount === 0
+    const settled = () => idle() && !replaying
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closing = true
         wake()
-        yield* waitFor((resume) => {
-          if (idle()) resume()
-          else idleWaiters.push(resume)
+        // Shutdown waits for the queue and for a journal replay under way (a replay left halfway is not lost:
+        // its claimed file is taken over by the next process, but it would be written twice).
+        yield* Effect.gen(function* () {
+          while (!settled()) {
+            yield* waitFor((resume) => {
+              if (idle()) resume()
+              else idleWaiters.push(resume)
+            })
+            if (replaying) yield* Effect.sleep(5)
+          }
         }).pipe(Effect.timeoutOption(options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs))
         yield* Effect.forEach(fibers, Fiber.interrupt, { discard: true })
         closed = true
@@ -333,7 +341,7 @@ export const make = (
       ),
       flush: Effect.gen(function* () {
         while (true) {
-          if (idle() && journal.pendingCount() === 0 && (sinkDown || !journal.hasWork() || closed)) return
+          if (idle() && !replaying && journal.pendingCount() === 0 && (!journal.hasWork() || closed)) return
           if (idle() && !sinkDown && !replaying && journal.hasWork()) {
             yield* Effect.promise(() => journal.settle())
             yield* Effect.sleep(5)
