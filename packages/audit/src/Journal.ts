@@ -14,6 +14,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renam
 import { appendFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Entry } from "./Record.ts"
+import * as Serialize from "./Serialize.ts"
 
 /** A journal file claimed for replay. */
 export interface Claimed {
@@ -80,7 +81,7 @@ export const open = (dir: string, prepare: (entry: Entry) => Entry): Journal => 
 
   const serialize = (entries: ReadonlyArray<Entry>) => {
     let text = ""
-    for (const entry of entries) text += `${JSON.stringify(prepare(entry))}\n`
+    for (const entry of entries) text += `${Serialize.entry(prepare(entry))}\n`
     return text
   }
 

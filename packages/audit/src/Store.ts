@@ -22,6 +22,7 @@ import {
   stopPoint,
   type Trace
 } from "./Record.ts"
+import * as Serialize from "./Serialize.ts"
 import { type Sink, SinkError } from "./Sink.ts"
 import { migrations, quoteIdent } from "./sql/migrations.ts"
 
@@ -162,7 +163,7 @@ const eventRows = (events: ReadonlyArray<FlowEvents.FlowEvent>): string => {
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!
     const node = "nodeId" in e ? JSON.stringify(e.nodeId) : "null"
-    out += `${i === 0 ? "" : ","}{"e":${JSON.stringify(e.executionId)},"s":${e.seq},"k":"${e._tag}","n":${node},"a":${e.at},"b":${JSON.stringify(e)}}`
+    out += `${i === 0 ? "" : ","}{"e":${JSON.stringify(e.executionId)},"s":${e.seq},"k":"${e._tag}","n":${node},"a":${e.at},"b":${Serialize.entry(e)}}`
   }
   return jsonbSafe(`${out}]`)
 }

@@ -23,6 +23,8 @@ export * as Record from "./Record.ts"
 export * as Redaction from "./Redaction.ts"
 /** Replay of an execution from its start or a node. */
 export * as Replay from "./Replay.ts"
+/** JSON text of entries, each shared snapshot serialized once. */
+export * as Serialize from "./Serialize.ts"
 /** The sink contract. */
 export * as Sink from "./Sink.ts"
 /** The store service and its SQL implementation. */

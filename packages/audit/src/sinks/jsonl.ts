@@ -16,6 +16,7 @@ import { dirname } from "node:path"
 import type { FlowEvents } from "@jsonflow/core"
 import { Effect } from "effect"
 import type { Entry } from "../Record.ts"
+import * as Serialize from "../Serialize.ts"
 import { attempt, type Sink } from "../Sink.ts"
 
 export interface JsonlOptions {
@@ -42,7 +43,7 @@ export const sink = (options: JsonlOptions): Effect.Effect<Sink> =>
       write: (batch: ReadonlyArray<Entry>) =>
         attempt(name, () => {
           let text = ""
-          for (const entry of batch) text += `${JSON.stringify(entry)}\n`
+          for (const entry of batch) text += `${Serialize.entry(entry)}\n`
           return appendFile(options.path, text)
         })
     }

@@ -15,6 +15,7 @@
 import { Effect, type Scope } from "effect"
 import { Redis } from "ioredis"
 import type { Entry } from "../Record.ts"
+import * as Serialize from "../Serialize.ts"
 import { attempt, type Sink, SinkError } from "../Sink.ts"
 
 /** The default stream key. */
@@ -77,7 +78,7 @@ export const sink = (options: RedisBusOptions = {}): Effect.Effect<Sink, never, 
           attempt("redis", () => {
             const pipeline = redis.pipeline()
             for (let i = 0; i < batch.length; i += chunk) {
-              pipeline.xadd(stream, "*", FIELD, JSON.stringify(batch.slice(i, i + chunk)))
+              pipeline.xadd(stream, "*", FIELD, Serialize.array(batch.slice(i, i + chunk)))
             }
             return pipeline.exec()
           }),
