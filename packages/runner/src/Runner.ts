@@ -262,8 +262,17 @@ export const make = <R = never>(
     const audit = auditContext && auditOps ? Context.get(auditContext, auditOps.Audit.Audit) : undefined
     const auditEvents = auditContext ? Context.get(auditContext, FlowEvents.FlowEvents) : undefined
     if (audit && auditOps) metrics.registry.collect(() => auditOps.counterLines(audit.counters()))
+    const tracing = config.tracing
+    const traceSubscriber = tracing
+      ? yield* (yield* Effect.promise(() => import("./ops/tracing.ts"))).tracingSubscriber(tracing)
+      : undefined
     const events = FlowEvents.layer(
-      [metricsSubscriber, ...(auditEvents ? [auditEvents.emit] : []), ...(options.subscribers ?? [])],
+      [
+        metricsSubscriber,
+        ...(auditEvents ? [auditEvents.emit] : []),
+        ...(traceSubscriber ? [traceSubscriber] : []),
+        ...(options.subscribers ?? [])
+      ],
       { snapshots: config.audit.sink === "none" ? "none" : config.audit.snapshots }
     )
     const userContext = yield* buildLayer(
