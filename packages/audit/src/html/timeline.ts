@@ -42,9 +42,9 @@ interface Box {
   y: number
 }
 
-const NODE_W = 170
+const NODE_W = 160
 const NODE_H = 46
-const GAP_X = 70
+const GAP_X = 60
 const GAP_Y = 26
 
 /** Lays the graph out in layers (longest path from the input), left to right; returns SVG markup. */
@@ -93,7 +93,7 @@ const graphSvg = (trace: Trace, flow: Ir.Flow | undefined): string => {
         id,
         type: id === "$input" ? "input" : (flow?.nodes[id]?.type ?? run?.nodeType ?? ""),
         status: id === "$input" ? "succeeded" : (run?.status ?? "not reached"),
-        duration: run?.durationMs,
+        duration: run?.status === "skipped" ? undefined : run?.durationMs,
         x: 20 + l * (NODE_W + GAP_X),
         y: 20 + row * (NODE_H + GAP_Y)
       })
@@ -116,7 +116,8 @@ const graphSvg = (trace: Trace, flow: Ir.Flow | undefined): string => {
     const mid = (x1 + x2) / 2
     svg += `<path d="M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}" fill="none" stroke="${carried ? "#607d8b" : "#cfd8dc"}" stroke-width="${carried ? 2 : 1.2}" ${carried ? "" : 'stroke-dasharray="4 3"'} marker-end="url(#arrow)"/>\n`
     if (e.from.port !== "out") {
-      svg += `<text x="${x1 + 6}" y="${y1 - 5}" font-size="10" fill="#546e7a">${escapeHtml(e.from.port)}</text>\n`
+      // At the middle of the curve, so the ports of one node (a switch's cases) do not overlap.
+      svg += `<text x="${mid}" y="${(y1 + y2) / 2 - 5}" font-size="10" fill="#546e7a" text-anchor="middle">${escapeHtml(e.from.port)}</text>\n`
     }
   }
   for (const box of boxes.values()) {
