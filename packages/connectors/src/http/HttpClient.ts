@@ -9,9 +9,9 @@
 import { Context, Effect, Layer } from "effect"
 import { Agent, type Dispatcher } from "undici"
 import { abortable } from "../shared/Abortable.ts"
+import { ConnectionSlots } from "../shared/ConnectionSlots.ts"
 import { backoffMs, type RetryPolicy } from "../shared/Retryable.ts"
 import { BodyTooLarge, decodeBody, type EncodedBody, type ResponseDecoding } from "./Body.ts"
-import { ConnectionSlots } from "./ConnectionSlots.ts"
 import { dispatchBuffered } from "./Dispatch.ts"
 import {
   HttpConnectError,

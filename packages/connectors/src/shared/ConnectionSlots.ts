@@ -1,8 +1,9 @@
 /**
- * Per-origin connection slots. undici queues requests beyond its per-origin connection limit in a queue
- * that an abort signal cannot leave (the request is only dropped once a connection frees up), so a timed-out
- * or cancelled request would wait there. The client therefore waits for a slot here first, where an abort
- * takes effect at once, and never hands undici more requests per origin than it has connections.
+ * Connection slots per key (an HTTP origin, a database pool): at most `limit` in use at a time, the rest
+ * wait in line, and an abort signal takes a waiter out of the line at once. Connectors wait here before
+ * handing work to their driver, so the driver never queues or pipelines it: undici keeps requests beyond
+ * its per-origin limit in a queue that an abort cannot leave, and postgres.js pipelines statements behind a
+ * busy connection, where a timed-out statement may still run later.
  *
  * @module ConnectionSlots
  */

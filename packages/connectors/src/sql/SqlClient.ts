@@ -11,6 +11,7 @@ import { Credentials } from "@jsonflow/core"
 import { Context, Effect, Exit, Layer, Redacted, Stream } from "effect"
 import postgres from "postgres"
 import { abortable } from "../shared/Abortable.ts"
+import { ConnectionSlots } from "../shared/ConnectionSlots.ts"
 import { SqlConnectionError, type SqlFailure, SqlTimeout, toSqlFailure } from "./SqlErrors.ts"
 import { type Bound, bind, type Statement } from "./Statement.ts"
 
@@ -184,18 +185,38 @@ const connectionUrl = (options: SqlClientOptions) =>
 
 type Driver = postgres.Sql<Record<string, never>>
 
-/** Runs a bound statement on `driver` (the pool or a reserved connection) with deadline and cancellation. */
+const POOL = "pool"
+
+/**
+ * Runs a bound statement on `driver` (the pool or a reserved connection) with deadline and cancellation.
+ * On the pool it first takes a connection slot, so postgres.js never has to queue or pipeline it.
+ */
 const executeBound = (
   driver: Driver,
   prepare: boolean,
   bound: Bound,
-  timeoutMs: number | undefined
+  timeoutMs: number | undefined,
+  slots: ConnectionSlots | undefined
 ): Effect.Effect<QueryResult, SqlFailure> =>
   abortable({
     run: (signal) => {
-      const pending = driver.unsafe(bound.text, bound.values as Array<postgres.ParameterOrJSON<never>>, { prepare })
-      signal.addEventListener("abort", () => pending.cancel(), { once: true })
-      return pending.then((result) => ({ rows: Array.from(result), count: result.count, command: result.command }))
+      const start = () => {
+        const pending = driver.unsafe(bound.text, bound.values as Array<postgres.ParameterOrJSON<never>>, { prepare })
+        signal.addEventListener("abort", () => pending.cancel(), { once: true })
+        // One promise step for the result and the slot (each extra step is a microtask per statement).
+        return pending.then(
+          (rows): QueryResult => {
+            slots?.release(POOL)
+            return { rows: Array.from(rows), count: rows.count, command: rows.command }
+          },
+          (cause: unknown) => {
+            slots?.release(POOL)
+            throw cause
+          }
+        )
+      }
+      const wait = slots?.acquire(POOL, signal)
+      return wait === undefined ? start() : wait.then(start)
     },
     timeoutMs,
     onTimeout: (ms) => new SqlTimeout({ timeoutMs: ms, source: "client", retryable: true }),
@@ -207,14 +228,16 @@ const execute = (
   driver: Driver,
   prepare: boolean,
   statement: Statement,
-  options: QueryOptions | undefined
+  options: QueryOptions | undefined,
+  slots: ConnectionSlots | undefined
 ): Effect.Effect<QueryResult, SqlFailure> => {
   const bound = bind(statement, options?.input)
-  return "text" in bound ? executeBound(driver, prepare, bound, options?.timeoutMs) : Effect.fail(bound)
+  return "text" in bound ? executeBound(driver, prepare, bound, options?.timeoutMs, slots) : Effect.fail(bound)
 }
 
-const command = (driver: Driver, text: string, timeoutMs?: number) =>
-  executeBound(driver, false, { text, values: [] }, timeoutMs)
+/** A statement without parameters on a reserved connection (begin, commit, fetch, ...). */
+const command = (connection: Driver, text: string, timeoutMs?: number) =>
+  executeBound(connection, false, { text, values: [] }, timeoutMs, undefined)
 
 /**
  * Builds the client on a scope (the pool ends, waiting up to 5 s for running statements, when it closes).
@@ -237,43 +260,73 @@ export const make = (options: SqlClientOptions) =>
         ...(options.searchPath === undefined ? {} : { search_path: options.searchPath }),
         ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {})
       },
-      // No pipelining (an option postgres.js parses but does not type; the pool-exhaustion test guards it):
-      // statements beyond `max` wait in the driver's queue, where a deadline or an interruption removes
-      // them at once, instead of queueing behind a slow statement on a busy connection.
-      max_pipeline: 0,
       types: JSON_TYPES
     }
+    // Every pooled statement and every reserved connection holds one of `max` slots: work beyond that waits
+    // here (a deadline or an interruption takes it out of line at once), never pipelined behind a slow
+    // statement on a busy connection, where a statement reported as timed out could still run later.
+    const slots = new ConnectionSlots(driverOptions.max)
     const driver: Driver = yield* Effect.acquireRelease(
       Effect.sync(() => postgres(url, driverOptions) as unknown as Driver),
       (driver) => Effect.promise(() => driver.end({ timeout: 5 }))
     )
     if (options.verify ?? true) {
-      yield* execute(driver, prepare, { sql: "select 1" }, { timeoutMs: (options.connectTimeoutSeconds ?? 10) * 1000 })
+      yield* execute(
+        driver,
+        prepare,
+        { sql: "select 1" },
+        { timeoutMs: (options.connectTimeoutSeconds ?? 10) * 1000 },
+        slots
+      )
     }
 
-    const query: SqlSession["query"] = (statement, queryOptions) => execute(driver, prepare, statement, queryOptions)
+    const query: SqlSession["query"] = (statement, queryOptions) =>
+      execute(driver, prepare, statement, queryOptions, slots)
 
-    // Reserving may wait for a free connection; if interrupted meanwhile, the late connection goes back.
-    const reserve = Effect.callback<postgres.ReservedSql<Record<string, never>>, SqlFailure>((resume) => {
+    /** A reserved connection and the one call that gives it (and its slot) back. */
+    interface Lease {
+      readonly connection: Driver
+      readonly release: () => void
+    }
+
+    // Reserving waits for a slot, then for the connection; if interrupted meanwhile, whatever was obtained
+    // late goes back.
+    const reserve = Effect.callback<Lease, SqlFailure>((resume) => {
+      const controller = new AbortController()
       let interrupted = false
-      driver.reserve().then(
-        (reserved) => {
-          if (interrupted) reserved.release()
-          else resume(Effect.succeed(reserved))
-        },
-        (cause: unknown) => resume(Effect.fail(toSqlFailure(cause)))
-      )
+      const wait = slots.acquire(POOL, controller.signal) ?? Promise.resolve()
+      wait
+        .then(() =>
+          driver.reserve().then(
+            (reserved) => {
+              const lease: Lease = {
+                connection: reserved as unknown as Driver,
+                release: () => {
+                  reserved.release()
+                  slots.release(POOL)
+                }
+              }
+              if (interrupted) lease.release()
+              else resume(Effect.succeed(lease))
+            },
+            (cause: unknown) => {
+              slots.release(POOL)
+              resume(Effect.fail(toSqlFailure(cause)))
+            }
+          )
+        )
+        .catch(() => undefined) // the wait was aborted: interruption, nothing to give back
       return Effect.sync(() => {
         interrupted = true
+        controller.abort()
       })
     })
 
     /** Ends a transaction on a reserved connection by how its work ended, then gives the connection back. */
-    const finish = (reserved: postgres.ReservedSql<Record<string, never>>, success: boolean) =>
-      (success
-        ? command(reserved as unknown as Driver, "commit")
-        : Effect.ignore(command(reserved as unknown as Driver, "rollback"))
-      ).pipe(Effect.ensuring(Effect.sync(() => reserved.release())))
+    const finish = (lease: Lease, success: boolean) =>
+      (success ? command(lease.connection, "commit") : Effect.ignore(command(lease.connection, "rollback"))).pipe(
+        Effect.ensuring(Effect.sync(lease.release))
+      )
 
     const stream: SqlClientShape["stream"] = (statement, streamOptions) => {
       const bound = bind(statement, streamOptions?.input)
@@ -285,16 +338,17 @@ export const make = (options: SqlClientOptions) =>
       // interrupted, or a consumer that took only a few batches) rolls back, which closes the cursor.
       return Stream.unwrap(
         Effect.gen(function* () {
-          const reserved = yield* Effect.acquireRelease(reserve, (reserved, exit) =>
-            Effect.ignore(finish(reserved, Exit.isSuccess(exit)))
+          const lease = yield* Effect.acquireRelease(reserve, (lease, exit) =>
+            Effect.ignore(finish(lease, Exit.isSuccess(exit)))
           )
-          const connection = reserved as unknown as Driver
+          const connection = lease.connection
           yield* command(connection, "begin", timeoutMs)
           yield* executeBound(
             connection,
             false,
             { text: `declare jsonflow_cursor no scroll cursor for ${bound.text}`, values: bound.values },
-            timeoutMs
+            timeoutMs,
+            undefined
           )
           const fetch = command(connection, `fetch ${batchSize} from jsonflow_cursor`, timeoutMs)
           return Stream.unfold(false, (exhausted) =>
@@ -320,10 +374,10 @@ export const make = (options: SqlClientOptions) =>
         .filter((part) => part !== "")
         .join(" ")
       return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(reserve), (reserved) => {
-          const connection = reserved as unknown as Driver
+        Effect.flatMap(restore(reserve), (lease) => {
+          const connection = lease.connection
           const session: SqlSession = {
-            query: (statement, queryOptions) => execute(connection, prepare, statement, queryOptions)
+            query: (statement, queryOptions) => execute(connection, prepare, statement, queryOptions, undefined)
           }
           return command(connection, begin).pipe(
             Effect.flatMap(() => Effect.exit(restore(body(session)))),
@@ -333,7 +387,7 @@ export const make = (options: SqlClientOptions) =>
                   ? Effect.as(command(connection, "commit"), exit.value)
                   : Effect.andThen(Effect.ignore(command(connection, "rollback")), exit)
             ),
-            Effect.ensuring(Effect.sync(() => reserved.release()))
+            Effect.ensuring(Effect.sync(lease.release))
           )
         })
       )

@@ -166,6 +166,33 @@ Services.describeWith(pg, "SqlClient (PostgreSQL)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("a statement that timed out waiting for a connection never runs later (a transaction holds the slot)", () =>
+    Effect.gen(function* () {
+      const db = yield* testDatabase
+      const table = `${db.schema}.audit`
+      yield* Effect.promise(() => db.admin.unsafe(`create table ${table} (n int)`))
+      yield* withDb(db, { max: 1 }, (client) =>
+        Effect.gen(function* () {
+          const entered = yield* Deferred.make<void>()
+          const holder = yield* Effect.forkChild(
+            client.transaction((tx) =>
+              Effect.andThen(Deferred.succeed(entered, undefined), tx.query({ sql: "select pg_sleep(0.5)" }))
+            )
+          )
+          yield* Deferred.await(entered)
+          const waited = yield* Effect.flip(
+            client.query({ sql: `insert into ${table} values (1)` }, { timeoutMs: 100 })
+          )
+          assert.strictEqual(waited._tag, "SqlTimeout")
+          yield* Fiber.join(holder)
+          yield* client.query({ sql: "select pg_sleep(0.2)" })
+          const rows = yield* Effect.promise(() => db.admin.unsafe(`select count(*)::int as c from ${table}`))
+          assert.strictEqual(rows[0]?.c, 0, "the timed-out insert was never sent")
+        })
+      )
+    }).pipe(Effect.scoped)
+  )
+
   it.live("an unreachable server fails the layer with a retryable SqlConnectionError", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
