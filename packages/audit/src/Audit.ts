@@ -8,13 +8,14 @@
  * ```
  *
  * It provides `FlowEvents` (so the engine emits), the {@link Audit} service (counters, flush, admission),
- * and `AuditStore` (the first sink with a queryable store: PostgreSQL, embedded; without one, its calls fail
- * with a `StoreError` saying so). Closing the layer flushes.
+ * `AuditStore` (the first sink with a queryable store: PostgreSQL, embedded; without one, its calls fail
+ * with a `StoreError` saying so), and `Credentials`, wrapping the credentials it is given (provide them to
+ * this layer) so that every resolved credential value is redacted from records. Closing the layer flushes.
  *
  * @module Audit
  */
-import { FlowEvents, type Ir } from "@jsonflow/core"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Credentials, FlowEvents, type Ir } from "@jsonflow/core"
+import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import * as Buffer from "./Buffer.ts"
 import { type Entry, flowKey } from "./Record.ts"
 import * as Redaction from "./Redaction.ts"
@@ -91,7 +92,23 @@ export const layer = <E = never, R = never>(
 ): Layer.Layer<Audit | AuditStore, E, Exclude<R, Scope.Scope>> =>
   Layer.effectContext(
     Effect.gen(function* () {
-      const redactor = Redaction.make(options.redaction)
+      // Every credential value a connector resolves through this layer is scrubbed from records, wherever
+      // it shows up (a node echoing a password, a driver error quoting a connection string).
+      const resolved = new Set<string>()
+      const upstream = yield* Credentials.Credentials
+      const credentials: Credentials.CredentialsShape = {
+        resolve: (name) =>
+          Effect.tap(upstream.resolve(name), (credential) =>
+            Effect.sync(() => {
+              for (const value of Object.values(credential)) resolved.add(Redacted.value(value))
+            })
+          )
+      }
+      const userSecrets = options.redaction?.secrets
+      const redactor = Redaction.make({
+        ...options.redaction,
+        secrets: () => (userSecrets === undefined ? resolved : [...userSecrets(), ...resolved])
+      })
       const channels: Array<Buffer.Channel> = []
       const names = new Set<string>()
       for (const factory of options.sinks) {
@@ -143,7 +160,8 @@ export const layer = <E = never, R = never>(
       const store = channels.find((c) => c.sink.store !== undefined)?.sink.store ?? missingStore
       return Context.make(Audit, audit).pipe(
         Context.add(FlowEvents.FlowEvents, events),
-        Context.add(AuditStore, store)
+        Context.add(AuditStore, store),
+        Context.add(Credentials.Credentials, credentials)
       ) as Context.Context<Audit | AuditStore>
     })
   )
