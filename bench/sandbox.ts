@@ -7,7 +7,7 @@
  *
  * @module bench/sandbox
  */
-import { cpus } from "node:os"
+import { cpus, loadavg } from "node:os"
 import vm from "node:vm"
 import { Sandbox } from "@jsonflow/sandbox"
 import { Effect } from "effect"
@@ -43,7 +43,7 @@ const order = (items: number): Order => ({
   }))
 })
 
-const small = order(9)
+const small = order(14)
 const large = order(1450)
 
 const VM_SCRIPT = `(${transform.toString()})(JSON.parse(inputJson), { nodeId: "bench" })`
@@ -61,22 +61,35 @@ const stats = (samples: Array<number>): Stats => {
   }
 }
 
-const measure = async (runs: number, warmup: number, call: () => unknown): Promise<Stats> => {
+const elapsedUs = (start: bigint) => Number(process.hrtime.bigint() - start) / 1000
+
+/** Times a synchronous call. */
+const measure = (runs: number, warmup: number, call: () => unknown): Stats => {
   const samples: Array<number> = []
   for (let i = 0; i < warmup + runs; i++) {
     const start = process.hrtime.bigint()
-    await call()
-    if (i >= warmup) samples.push(Number(process.hrtime.bigint() - start) / 1000)
+    call()
+    if (i >= warmup) samples.push(elapsedUs(start))
   }
   return stats(samples)
 }
 
+/** Times an effect, run the way the engine runs nodes: inside a fiber, one after the other. */
+const measureEffect = <A, E>(runs: number, warmup: number, call: () => Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const samples: Array<number> = []
+    for (let i = 0; i < warmup + runs; i++) {
+      const start = process.hrtime.bigint()
+      yield* call()
+      if (i >= warmup) samples.push(elapsedUs(start))
+    }
+    return stats(samples)
+  })
+
 const main = Effect.gen(function* () {
   const sandbox = yield* Sandbox
   const script = yield* sandbox.compile(SOURCE, { language: "js" })
-  const runtime = yield* Effect.context<never>()
-  const runSandbox = (input: Order) =>
-    Effect.runPromiseWith(runtime)(sandbox.run(script, input, { nodeId: "bench", executionId: "bench" }))
+  const runSandbox = (input: Order) => sandbox.run(script, input, { nodeId: "bench", executionId: "bench" })
 
   const reused = vm.createContext({ inputJson: "" })
   const reusedScript = new vm.Script(VM_SCRIPT)
@@ -107,22 +120,29 @@ const main = Effect.gen(function* () {
           const context = vm.createContext({ inputJson: JSON.stringify(input) })
           return JSON.parse(JSON.stringify(reusedScript.runInContext(context)))
         }
-      ],
-      ["sandbox (isolated-vm in a process)", () => runSandbox(input)]
+      ]
     ]
+    const label = `${size} (${json.length} B)`
     for (const [variant, call] of variants) {
-      const vmFresh = variant.includes("fresh")
       rows.push({
         variant,
-        size: `${size} (${json.length} B)`,
-        stats: yield* Effect.promise(() => measure(vmFresh ? Math.min(runs, 1000) : runs, warmup, call))
+        size: label,
+        stats: measure(variant.includes("fresh") ? Math.min(runs, 1000) : runs, warmup, call)
       })
     }
+    rows.push({
+      variant: "sandbox (isolated-vm in a process)",
+      size: label,
+      stats: yield* measureEffect(runs, warmup, () => runSandbox(input))
+    })
   }
 
   const plain = new Map(rows.filter((r) => r.variant.startsWith("plain function (")).map((r) => [r.size, r.stats]))
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")
   console.log(
-    `\nSandbox benchmark — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores`
+    `\nSandbox benchmark — ${new Date().toISOString().slice(0, 16)}Z, Node ${process.version}, ${cpus().length} cores, load average ${load}`
   )
   console.log("| variant | input | median µs | p99 µs | × plain (median) |")
   console.log("|---|---|---:|---:|---:|")

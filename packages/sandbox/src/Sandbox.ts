@@ -147,6 +147,13 @@ export interface SandboxOptions {
    * write nothing, start no process or thread. Defense in depth, should an isolate ever be escaped.
    */
   readonly nodePermissions?: boolean
+  /**
+   * A script whose calls killed the sandbox process this many times (a crash, or a missed deadline) within
+   * `quarantineMs` is refused for `quarantineMs` (default 3 and 10 minutes; 0 turns this off): each kill
+   * costs a process restart, and retrying such a script only repeats it.
+   */
+  readonly quarantineAfter?: number
+  readonly quarantineMs?: number
   /** Extra Node.js flags for the sandbox process (`--no-node-snapshot` is always set). */
   readonly execArgv?: ReadonlyArray<string>
 }
@@ -208,7 +215,11 @@ const toError = (raw: Raw, where: Where, limits: Limits.Limits): SandboxError =>
         findings: []
       })
     default:
-      return new SandboxCrashed({ ...where, reason: str(raw.reason, "an unexpected answer from the sandbox") })
+      return new SandboxCrashed({
+        ...where,
+        reason: str(raw.reason, "an unexpected answer from the sandbox"),
+        retryable: raw.retryable !== false
+      })
   }
 }
 
@@ -305,6 +316,8 @@ export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox, Sandbo
               startTimeoutMs: options.startTimeoutMs ?? 15_000,
               execArgv: options.execArgv ?? [],
               permissions: options.nodePermissions ?? true,
+              quarantineAfter: options.quarantineAfter ?? 3,
+              quarantineMs: options.quarantineMs ?? 600_000,
               worker: {
                 recycleAfterCalls: Math.max(1, options.recycleAfterCalls ?? 10_000),
                 maxRssMb: options.maxRssMb ?? 1_024,

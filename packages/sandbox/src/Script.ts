@@ -262,5 +262,13 @@ export const compile = (
   return result
 }
 
-/** The language a file name implies: `.ts`, `.mts`, `.cts` are TypeScript, anything else JavaScript. */
+/**
+ * The language a file name implies: `.ts`, `.mts`, `.cts` are TypeScript, anything else JavaScript.
+ *
+ * @example
+ * ```ts
+ * import { Script } from "@jsonflow/sandbox"
+ * Script.languageOf("price.ts") // "ts"
+ * ```
+ */
 export const languageOf = (fileName: string): Language => (/\.[mc]?ts$/i.test(fileName) ? "ts" : "js")

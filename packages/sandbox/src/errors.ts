@@ -162,14 +162,15 @@ export class InputNotSerializable extends Schema.TaggedError<InputNotSerializabl
 }
 
 /**
- * The sandbox process died (a fatal V8 out-of-memory abort, a memory cap, a kill after a missed deadline of
- * another call) or is unavailable, while this call was in flight. The process is restarted; the call may
- * be retried.
+ * The sandbox process died (a fatal V8 error, an external kill) while this call was running, or no sandbox
+ * process can start. The process is restarted and the call may be retried. A script that has killed the
+ * process repeatedly is quarantined for a while: its calls fail at once with this error, not retryable.
  */
 export class SandboxCrashed extends Schema.TaggedError<SandboxCrashed>()("SandboxCrashed", {
   ...Where,
   reason: Schema.String,
-  retryable: Schema.Literal(true).pipe(Schema.withConstructorDefault(Effect.succeed(true as const)))
+  /** True, except for a script quarantined for killing the sandbox process again and again. */
+  retryable: Schema.Boolean.pipe(Schema.withConstructorDefault(Effect.succeed(true)))
 }) {
   override get message() {
     return `the sandbox process running the ${at(this.nodeId)} crashed: ${this.reason}`

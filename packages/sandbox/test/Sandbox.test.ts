@@ -249,6 +249,23 @@ describe("Sandbox supervision", () => {
     }).pipe(Effect.provide(Sandbox.layer()))
   )
 
+  it.live("quarantines a script that keeps killing the sandbox process", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Sandbox
+      const fatal = yield* sandbox.compile("export default () => 'a'.repeat(2 ** 28).split('').length")
+      for (let i = 0; i < 2; i++) {
+        const error = yield* Effect.flip(sandbox.run(fatal, null))
+        assert.deepStrictEqual([error._tag, error.retryable], ["SandboxCrashed", true])
+      }
+      const started = Date.now()
+      const refused = yield* Effect.flip(sandbox.run(fatal, null))
+      assert.deepStrictEqual([refused._tag, refused.retryable], ["SandboxCrashed", false])
+      assert.match(refused.message, /killed the sandbox process 2 times/)
+      assert.isBelow(Date.now() - started, 100)
+      assert.strictEqual((yield* sandbox.run("export default () => 'others run'", null)).output, "others run")
+    }).pipe(Effect.provide(Sandbox.layer({ quarantineAfter: 2 })))
+  )
+
   it.live("spreads calls over several processes and recycles isolates without losing calls", () =>
     Effect.gen(function* () {
       const sandbox = yield* Sandbox

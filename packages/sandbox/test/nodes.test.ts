@@ -1,6 +1,6 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Builtins, Compiler, Registry } from "@jsonflow/core"
-import { Effect, Schema } from "effect"
+import { Effect, Logger, Schema } from "effect"
 import { JsConfig, jsNode, Nodes, Sandbox, TsConfig, tsNode } from "../src/index.ts"
 import { nodeContext } from "./support.ts"
 
@@ -92,6 +92,19 @@ layer(Sandbox.layer(), { excludeTestServices: true })("js/ts nodes", (it) => {
       const error = yield* Effect.flip(jsNode.run({ bad: true }, config, context))
       assert.strictEqual(error._tag, "ScriptPortInvalid")
       if (error._tag === "ScriptPortInvalid") assert.deepStrictEqual(error.ports, ["big", "small"])
+    })
+  )
+
+  it.effect("send console output to the Effect logger", () =>
+    Effect.gen(function* () {
+      const seen: Array<unknown> = []
+      const logger = Logger.make((options) => {
+        seen.push([options.logLevel, options.message])
+      })
+      yield* jsNode
+        .run(1, decodeJs({ source: "export default (x) => { console.warn('careful', x); return x }" }), nodeContext())
+        .pipe(Effect.provide(Logger.layer([logger])))
+      assert.deepStrictEqual(seen, [["Warn", ["careful 1"]]])
     })
   )
 

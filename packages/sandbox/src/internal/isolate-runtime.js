@@ -14,6 +14,8 @@
  * A result is one string: a kind ("o" ok, "e" error), the captured logs as JSON (or nothing), a newline,
  * then the output as JSON text or the error as a JSON object. Nothing but that string leaves the isolate:
  * every value is serialized here, with its size checked here, and every thrown value is described here.
+ *
+ * @module isolate-runtime
  */
 ;(() => {
   const { parse, stringify } = JSON

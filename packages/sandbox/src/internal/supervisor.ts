@@ -46,6 +46,9 @@ export interface SupervisorOptions {
   /** How long a new process may take to become ready. */
   readonly startTimeoutMs: number
   readonly execArgv: ReadonlyArray<string>
+  /** Kills of the sandbox process by one script's calls, within `quarantineMs`, that quarantine it (0: never). */
+  readonly quarantineAfter: number
+  readonly quarantineMs: number
   /** Run the sandbox process under Node's permission model (see {@link permissionFlags}). */
   readonly permissions: boolean
   readonly worker: WorkerOptions
@@ -55,6 +58,7 @@ const crash = (reason: string) => `e\n${JSON.stringify({ _tag: "SandboxCrashed",
 const DEADLINE_RESULT = `e\n${JSON.stringify({ _tag: "ScriptTimeout", reason: "deadline" })}`
 // Extra time the first call of a memory size gets: the process may have to prepare an isolate for it.
 const NEW_ISOLATE_ALLOWANCE_MS = 2_000
+const WATCHDOG_MS = 25
 const MAX_START_FAILURES = 3
 
 const workerPath = fileURLToPath(new URL(`./worker${import.meta.url.endsWith(".js") ? ".js" : ".ts"}`, import.meta.url))
@@ -103,7 +107,11 @@ class SandboxProcess {
   readonly inflight: Array<Sent> = []
   readonly known = new Set<string>()
   readonly sizes = new Set<number>()
-  timer: NodeJS.Timeout | undefined
+  /** Until it says it is ready: kills it if it takes too long. */
+  startTimer: NodeJS.Timeout | undefined
+  /** When the call now running must have answered (performance.now() time), or Infinity when idle. */
+  deadlineAt = Number.POSITIVE_INFINITY
+  private refed = true
   stderr = ""
   replacementStarted = false
   killedFor: string | undefined
@@ -124,6 +132,8 @@ class SandboxProcess {
 
   /** Whether this process may keep the host's event loop alive. */
   setRef(on: boolean) {
+    if (this.refed === on) return
+    this.refed = on
     for (const handle of [this.child, this.socket, this.child.stderr as Socket | null]) {
       if (handle === null) continue
       if (on) handle.ref()
@@ -151,6 +161,10 @@ export class Supervisor {
   private startFailures = 0
   private lastFailure = ""
   private busy = 0
+  private unrefScheduled = false
+  private watchdog: NodeJS.Timeout | undefined
+  /** Per script: when its calls killed the sandbox process (recent ones only). */
+  private readonly kills = new Map<string, Array<number>>()
   private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = []
 
   private readonly permissions: ReadonlyArray<string>
@@ -172,6 +186,10 @@ export class Supervisor {
       )
     ).then(() => undefined)
     for (let i = 0; i < this.options.processes; i++) this.spawn()
+    // One coarse timer watches every deadline: cheaper than a timer per call, and precise enough for
+    // deadlines that include a grace period.
+    this.watchdog = setInterval(() => this.checkDeadlines(), WATCHDOG_MS)
+    this.watchdog.unref()
     return ready
   }
 
@@ -182,6 +200,11 @@ export class Supervisor {
       return
     }
     if (this.busy++ === 0) this.setRef(true)
+    const quarantined = this.quarantined(call.scriptId)
+    if (quarantined !== undefined) {
+      this.complete(call, quarantined)
+      return
+    }
     this.queue.push(call)
     if (this.startFailures >= MAX_START_FAILURES && this.processes.length === 0) {
       // Every recent start failed: try again for this call rather than never.
@@ -201,10 +224,11 @@ export class Supervisor {
   /** Kills every process and fails what is pending. */
   async close(): Promise<void> {
     this.closed = true
+    clearInterval(this.watchdog)
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error("the sandbox is shut down"))
     const exits: Array<Promise<void>> = []
     for (const proc of this.processes) {
-      clearTimeout(proc.timer)
+      clearTimeout(proc.startTimer)
       // Keep the host alive until the exit is seen, or awaiting close() would be a dangling promise.
       proc.setRef(true)
       proc.kill("the sandbox is shut down")
@@ -215,7 +239,14 @@ export class Supervisor {
   }
 
   private complete(call: Call, result: string) {
-    if (--this.busy === 0 && !this.closed) this.setRef(false)
+    if (--this.busy === 0 && !this.closed && !this.unrefScheduled) {
+      // Let go of the processes only if still idle after this turn (back-to-back calls keep them).
+      this.unrefScheduled = true
+      setImmediate(() => {
+        this.unrefScheduled = false
+        if (this.busy === 0 && !this.closed) this.setRef(false)
+      })
+    }
     if (!call.cancelled) call.done(result)
   }
 
@@ -251,7 +282,7 @@ export class Supervisor {
       proc.stderr += `\n${error.message}`
       proc.kill("it could not be started")
     })
-    proc.timer = setTimeout(() => proc.kill("it did not become ready in time"), this.options.startTimeoutMs)
+    proc.startTimer = setTimeout(() => proc.kill("it did not become ready in time"), this.options.startTimeoutMs)
     if (this.busy === 0 && this.readyWaiters.length === 0) proc.setRef(false)
     return proc
   }
@@ -277,8 +308,7 @@ export class Supervisor {
 
   private onControl(proc: SandboxProcess, body: string) {
     if (body === "ready") {
-      clearTimeout(proc.timer)
-      proc.timer = undefined
+      clearTimeout(proc.startTimer)
       if (proc.state === "starting") proc.state = "ready"
       proc.everReady = true
       this.startFailures = 0
@@ -301,7 +331,7 @@ export class Supervisor {
   private onExit(proc: SandboxProcess, code: number | null, signal: NodeJS.Signals | null) {
     const wasReady = proc.everReady
     proc.state = "dead"
-    clearTimeout(proc.timer)
+    clearTimeout(proc.startTimer)
     const index = this.processes.indexOf(proc)
     if (index >= 0) this.processes.splice(index, 1)
     const reason = describeExit(proc, code, signal)
@@ -309,6 +339,8 @@ export class Supervisor {
     // running. The others never started, and a script has no side effects: they go to the next process.
     const [running, ...waiting] = proc.inflight.splice(0)
     if (running !== undefined) {
+      // Recorded first: completing the call may submit the next one right away.
+      if (!this.closed) this.recordKill(running.call.scriptId)
       this.complete(running.call, running === proc.overdue ? DEADLINE_RESULT : crash(reason))
     }
     for (const sent of waiting.reverse()) this.queue.unshift(sent.call)
@@ -373,13 +405,36 @@ export class Supervisor {
     return encodeFrame([JSON.stringify(header), "\n", call.payload])
   }
 
-  /** (Re)starts the deadline of the call now running on `proc`, or clears it when idle. */
+  private recordKill(scriptId: string) {
+    if (this.options.quarantineAfter <= 0) return
+    const now = performance.now()
+    const recent = (this.kills.get(scriptId) ?? []).filter((at) => now - at < this.options.quarantineMs)
+    recent.push(now)
+    this.kills.set(scriptId, recent)
+    // Forget scripts whose kills are all old, so the map stays small.
+    if (this.kills.size > 1024) {
+      for (const [id, times] of this.kills) {
+        if (times.every((at) => now - at >= this.options.quarantineMs)) this.kills.delete(id)
+      }
+    }
+  }
+
+  /** The result for a quarantined script's call, or undefined when it may run. */
+  private quarantined(scriptId: string): string | undefined {
+    const times = this.kills.get(scriptId)
+    if (times === undefined || this.options.quarantineAfter <= 0) return undefined
+    const now = performance.now()
+    const recent = times.filter((at) => now - at < this.options.quarantineMs)
+    if (recent.length < this.options.quarantineAfter) return undefined
+    const reason = `this script killed the sandbox process ${recent.length} times recently; it is refused until ${Math.ceil((this.options.quarantineMs - (now - recent[0]!)) / 1000)} s have passed`
+    return `e\n${JSON.stringify({ _tag: "SandboxCrashed", reason, retryable: false })}`
+  }
+
+  /** (Re)starts the deadline of the call now running on `proc` (none when idle). */
   private armDeadline(proc: SandboxProcess) {
-    clearTimeout(proc.timer)
-    proc.timer = undefined
-    if (proc.state === "dying") return
     const head = proc.inflight[0]
     if (head === undefined) {
+      proc.deadlineAt = Number.POSITIVE_INFINITY
       if (proc.state === "retiring") proc.kill("retired")
       return
     }
@@ -387,11 +442,19 @@ export class Supervisor {
     const firstOfSize = !proc.sizes.has(call.memoryMb)
     proc.sizes.add(call.memoryMb)
     const allowance = call.timeoutMs + this.options.deadlineGraceMs + (firstOfSize ? NEW_ISOLATE_ALLOWANCE_MS : 0)
-    proc.timer = setTimeout(() => {
+    proc.deadlineAt = performance.now() + allowance
+  }
+
+  private checkDeadlines() {
+    const now = performance.now()
+    for (const proc of this.processes) {
+      if (now <= proc.deadlineAt || proc.state === "dying" || proc.state === "dead") continue
+      const head = proc.inflight[0]
+      if (head === undefined) continue
       // Judged when the process is gone: a result written just before the kill still counts.
       proc.overdue = head
-      proc.kill(`a call did not stop at its ${call.timeoutMs} ms time limit`)
-    }, allowance)
+      proc.kill(`a call did not stop at its ${head.call.timeoutMs} ms time limit`)
+    }
   }
 }
 
