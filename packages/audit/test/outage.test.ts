@@ -88,9 +88,11 @@ describe.skipIf(missing !== undefined)(titled("PostgreSQL outage", missing), () 
       console.log(
         `latency p50 ${p50.map((v) => v.toFixed(3)).join(" -> ")} ms, p99 ${p99.map((v) => v.toFixed(3)).join(" -> ")} ms`
       )
-      expect(p50[1]!).toBeLessThan(p50[0]! * 2 + 0.2)
-      expect(p99[1]!).toBeLessThan(Math.max(p99[0]! * 3, p99[0]! + 5))
-      expect(Math.max(...during)).toBeLessThan(250)
+      // Generous bounds (CI shares two cores with other suites): a sink on the path would cost seconds here,
+      // the connect timeout and the write timeout, on every execution.
+      expect(p50[1]!).toBeLessThan(p50[0]! * 3 + 1)
+      expect(p99[1]!).toBeLessThan(p99[0]! * 3 + 20)
+      expect(Math.max(...during)).toBeLessThan(1_000)
 
       await proxy.restore()
       const restored = performance.now()
