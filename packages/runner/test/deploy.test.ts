@@ -40,6 +40,7 @@ describe("container", () => {
     const cmd = JSON.parse(instruction("CMD")[0]!) as Array<string>
     expect(entrypoint[0]).toBe("node")
     const audit = tempDir()
+    let stop = () => {}
     try {
       // Run exactly ENTRYPOINT + CMD with the image's ENV, from the repository root instead of /app.
       const env = {
@@ -50,6 +51,7 @@ describe("container", () => {
         JSONFLOW_AUDIT_PATH: join(audit.dir, "audit")
       }
       const served = await serve([...entrypoint.slice(2), ...cmd], env, entrypoint.slice(1, 2))
+      stop = () => served.child.kill("SIGKILL")
       const r = await fetch(`${served.url}/double`, { method: "POST", body: '{"value":21}' })
       expect(await r.json()).toEqual({ result: 42 })
       const health = JSON.parse(instruction("HEALTHCHECK")[0]!.replace(/^.*CMD /, "")) as Array<string>
@@ -64,6 +66,7 @@ describe("container", () => {
       served.child.kill("SIGTERM")
       expect(await served.exited).toBe(0)
     } finally {
+      stop()
       audit.cleanup()
     }
   })

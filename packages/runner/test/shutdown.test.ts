@@ -22,10 +22,12 @@ it("SIGTERM: stops accepting, lets in-flight requests finish, exits 0", async ()
       { type: "map", config: { fields: { done: { value: true } } } }
     ])
   })
+  let kill = () => {}
   try {
     const served = await serve(["serve", files.dir, "--port", "0", "--host", "127.0.0.1"], {
       JSONFLOW_AUDIT_SINK: "none"
     })
+    kill = () => served.child.kill("SIGKILL")
     const inFlight = Array.from({ length: 5 }, () => postRaw(`${served.url}/slow`, "{}"))
     await new Promise((r) => setTimeout(r, 200))
     served.child.kill("SIGTERM")
@@ -38,6 +40,7 @@ it("SIGTERM: stops accepting, lets in-flight requests finish, exits 0", async ()
     expect(await served.exited).toBe(0)
     expect(served.stderr()).toContain("SIGTERM, shutting down")
   } finally {
+    kill()
     files.cleanup()
   }
 })
