@@ -52,6 +52,79 @@ const settle = (promise: PromiseLike<unknown>, maxMs: number): Promise<void> =>
     promise.then(done, done)
   })
 
+/** A started call: its promise, and how to stop it. */
+export interface Started<A> {
+  readonly promise: PromiseLike<A>
+  /** Stops the call's I/O; its promise should then settle soon (usually rejecting). */
+  readonly abort: (reason: Error) => void
+}
+
+export interface AbortableStartOptions<A, E> extends Omit<AbortableOptions<A, E>, "run"> {
+  /** Starts the call and says how to stop it (no AbortSignal needed: the cheaper form for hot paths). */
+  readonly start: () => Started<A>
+}
+
+/**
+ * {@link abortable} for calls that can be stopped directly (`query.cancel()`, a dispatch controller): the
+ * call returns its promise and an `abort` function, so no `AbortController` or listener is created per call.
+ *
+ * @example
+ * ```ts
+ * import { abortableStart } from "../shared/Abortable.ts"
+ * const rows = abortableStart({
+ *   start: () => {
+ *     const query = sql.unsafe("select 1")
+ *     return { promise: query, abort: () => query.cancel() }
+ *   },
+ *   timeoutMs: 5_000,
+ *   onTimeout: (ms) => ({ _tag: "Timeout", ms, retryable: true }) as const,
+ *   onError: (cause) => ({ _tag: "Failed", cause, retryable: false }) as const
+ * })
+ * ```
+ */
+export const abortableStart = <A, E>(options: AbortableStartOptions<A, E>): Effect.Effect<A, E> =>
+  Effect.callback<A, E>((resume) => {
+    const timeoutMs = options.timeoutMs ?? 0
+    const settleMs = options.settleTimeoutMs ?? 5_000
+    let timedOut = false
+    let fallback: ReturnType<typeof setTimeout> | undefined
+    let started: Started<A>
+    try {
+      started = options.start()
+    } catch (cause) {
+      resume(Effect.fail(options.onError(cause)))
+      return
+    }
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true
+            started.abort(new DeadlineExceeded(timeoutMs))
+            // A call that ignores the abort still times out, a little later.
+            fallback = setTimeout(() => resume(Effect.fail(options.onTimeout(timeoutMs))), settleMs)
+          }, timeoutMs)
+        : undefined
+    started.promise.then(
+      (value) => {
+        clearTimeout(timer)
+        clearTimeout(fallback)
+        resume(Effect.succeed(value))
+      },
+      (cause: unknown) => {
+        clearTimeout(timer)
+        clearTimeout(fallback)
+        resume(Effect.fail(timedOut ? options.onTimeout(timeoutMs) : options.onError(cause)))
+      }
+    )
+    // Runs on interruption: stop the call, then wait for it to let go of its socket/connection.
+    return Effect.promise(() => {
+      clearTimeout(timer)
+      clearTimeout(fallback)
+      started.abort(new Interrupted())
+      return settle(started.promise, settleMs)
+    })
+  })
+
 /**
  * Runs `run(signal)` as an Effect with a deadline and real cancellation.
  *
@@ -70,46 +143,10 @@ const settle = (promise: PromiseLike<unknown>, maxMs: number): Promise<void> =>
  * ```
  */
 export const abortable = <A, E>(options: AbortableOptions<A, E>): Effect.Effect<A, E> =>
-  Effect.callback<A, E>((resume) => {
-    const controller = new AbortController()
-    const timeoutMs = options.timeoutMs ?? 0
-    let timedOut = false
-    const settleMs = options.settleTimeoutMs ?? 5_000
-    let fallback: ReturnType<typeof setTimeout> | undefined
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true
-            controller.abort(new DeadlineExceeded(timeoutMs))
-            // A call that ignores the abort still times out, a little later.
-            fallback = setTimeout(() => resume(Effect.fail(options.onTimeout(timeoutMs))), settleMs)
-          }, timeoutMs)
-        : undefined
-    let promise: PromiseLike<A>
-    try {
-      promise = options.run(controller.signal)
-    } catch (cause) {
-      clearTimeout(timer)
-      resume(Effect.fail(options.onError(cause)))
-      return
+  abortableStart({
+    ...options,
+    start: () => {
+      const controller = new AbortController()
+      return { promise: options.run(controller.signal), abort: (reason) => controller.abort(reason) }
     }
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        clearTimeout(fallback)
-        resume(Effect.succeed(value))
-      },
-      (cause: unknown) => {
-        clearTimeout(timer)
-        clearTimeout(fallback)
-        resume(Effect.fail(timedOut ? options.onTimeout(timeoutMs) : options.onError(cause)))
-      }
-    )
-    // Runs on interruption: abort, then wait for the call to let go of its socket/connection.
-    return Effect.promise(() => {
-      clearTimeout(timer)
-      clearTimeout(fallback)
-      controller.abort(new Interrupted())
-      return settle(promise, settleMs)
-    })
   })

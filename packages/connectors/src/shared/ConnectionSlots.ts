@@ -34,6 +34,11 @@ export class ConnectionSlots {
    * resolves when one frees up or rejects with the signal's reason when it aborts first.
    */
   acquire(origin: string, signal: AbortSignal): Promise<void> | undefined {
+    return this.tryAcquire(origin) ? undefined : this.wait(origin, signal)
+  }
+
+  /** Takes a free slot if there is one. */
+  tryAcquire(origin: string): boolean {
     let entry = this.#origins.get(origin)
     if (entry === undefined) {
       entry = { active: 0, waiting: [] }
@@ -41,7 +46,18 @@ export class ConnectionSlots {
     }
     if (entry.active < this.#limit) {
       entry.active++
-      return undefined
+      return true
+    }
+    return false
+  }
+
+  /** Waits in line for a slot (after {@link tryAcquire} found none); an abort leaves the line at once. */
+  wait(origin: string, signal: AbortSignal): Promise<void> {
+    const entry = this.#origins.get(origin)
+    if (entry === undefined || entry.active < this.#limit) {
+      // A slot freed up in the meantime (and nobody waits when one is free): take it now.
+      this.tryAcquire(origin)
+      return Promise.resolve()
     }
     if (signal.aborted) return Promise.reject(signal.reason)
     const waiting = entry.waiting

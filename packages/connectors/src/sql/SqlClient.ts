@@ -10,7 +10,7 @@
 import { Credentials } from "@jsonflow/core"
 import { Context, Effect, Exit, Layer, Redacted, Stream } from "effect"
 import postgres from "postgres"
-import { abortable } from "../shared/Abortable.ts"
+import { abortableStart } from "../shared/Abortable.ts"
 import { ConnectionSlots } from "../shared/ConnectionSlots.ts"
 import { SqlConnectionError, type SqlFailure, SqlTimeout, toSqlFailure } from "./SqlErrors.ts"
 import { type Bound, bind, type Statement } from "./Statement.ts"
@@ -198,25 +198,37 @@ const executeBound = (
   timeoutMs: number | undefined,
   slots: ConnectionSlots | undefined
 ): Effect.Effect<QueryResult, SqlFailure> =>
-  abortable({
-    run: (signal) => {
-      const start = () => {
-        const pending = driver.unsafe(bound.text, bound.values as Array<postgres.ParameterOrJSON<never>>, { prepare })
-        signal.addEventListener("abort", () => pending.cancel(), { once: true })
-        // One promise step for the result and the slot (each extra step is a microtask per statement).
-        return pending.then(
-          (rows): QueryResult => {
-            slots?.release(POOL)
-            return { rows: Array.from(rows), count: rows.count, command: rows.command }
-          },
-          (cause: unknown) => {
-            slots?.release(POOL)
-            throw cause
-          }
-        )
+  abortableStart({
+    start: () => {
+      // One promise step for the result and the slot (each extra step is a microtask per statement).
+      const run = () => driver.unsafe(bound.text, bound.values as Array<postgres.ParameterOrJSON<never>>, { prepare })
+      const done = (rows: postgres.RowList<Array<Row>>): QueryResult => {
+        slots?.release(POOL)
+        return { rows: Array.from(rows), count: rows.count, command: rows.command }
       }
-      const wait = slots?.acquire(POOL, signal)
-      return wait === undefined ? start() : wait.then(start)
+      const failed = (cause: unknown): never => {
+        slots?.release(POOL)
+        throw cause
+      }
+      if (slots === undefined || slots.tryAcquire(POOL)) {
+        const pending = run()
+        return { promise: pending.then(done, failed), abort: () => pending.cancel() }
+      }
+      // No free connection: wait in line, where a deadline or an interruption takes the statement out.
+      const line = new AbortController()
+      let pending: ReturnType<typeof run> | undefined
+      const promise = slots.wait(POOL, line.signal).then(() => {
+        if (line.signal.aborted) return failed(line.signal.reason)
+        pending = run()
+        return pending.then(done, failed)
+      })
+      return {
+        promise,
+        abort: (reason) => {
+          line.abort(reason)
+          pending?.cancel()
+        }
+      }
     },
     timeoutMs,
     onTimeout: (ms) => new SqlTimeout({ timeoutMs: ms, source: "client", retryable: true }),
