@@ -338,12 +338,12 @@ export class Supervisor {
     // Every result the process wrote has been read: the first call still in flight is the one that was
     // running. The others never started, and a script has no side effects: they go to the next process.
     const [running, ...waiting] = proc.inflight.splice(0)
+    this.queue.unshift(...waiting.map((sent) => sent.call))
     if (running !== undefined) {
       // Recorded first: completing the call may submit the next one right away.
       if (!this.closed) this.recordKill(running.call.scriptId)
       this.complete(running.call, running === proc.overdue ? DEADLINE_RESULT : crash(reason))
     }
-    for (const sent of waiting.reverse()) this.queue.unshift(sent.call)
     if (this.closed) {
       for (const call of this.queue.splice(0)) this.complete(call, crash("the sandbox is shut down"))
       return
@@ -364,25 +364,26 @@ export class Supervisor {
   }
 
   private pump() {
+    // One call at a time to the least busy process, so calls spread over processes; one write per process.
+    const batches = new Map<SandboxProcess, Array<Buffer>>()
     while (this.queue.length > 0) {
       let target: SandboxProcess | undefined
       for (const proc of this.processes) {
         if (proc.state !== "ready" || proc.inflight.length >= this.options.pipeline) continue
         if (target === undefined || proc.inflight.length < target.inflight.length) target = proc
       }
-      if (target === undefined) return
-      const frames: Array<Buffer> = []
-      while (this.queue.length > 0 && target.inflight.length < this.options.pipeline) {
-        const call = this.queue.shift()!
-        if (call.cancelled) {
-          this.complete(call, crash("cancelled"))
-          continue
-        }
-        frames.push(this.frame(target, call))
+      if (target === undefined) break
+      const call = this.queue.shift()!
+      if (call.cancelled) {
+        this.complete(call, crash("cancelled"))
+        continue
       }
-      if (frames.length === 1) target.socket.write(frames[0]!)
-      else if (frames.length > 1) target.socket.write(Buffer.concat(frames))
+      const batch = batches.get(target)
+      const frame = this.frame(target, call)
+      if (batch === undefined) batches.set(target, [frame])
+      else batch.push(frame)
     }
+    for (const [proc, frames] of batches) proc.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames))
   }
 
   private frame(proc: SandboxProcess, call: Call): Buffer {

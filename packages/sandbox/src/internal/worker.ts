@@ -222,8 +222,14 @@ class Runner {
       if (this.codes.size >= CODE_CACHE_SIZE) this.codes.delete(this.codes.keys().next().value!)
       this.codes.set(header.s, header.c)
     }
-    const slot = this.pool.acquire(header.memoryMb)
+    let slot: Slot
+    try {
+      slot = this.pool.acquire(header.memoryMb)
+    } catch (error) {
+      return errorResult({ _tag: "SandboxCrashed", reason: `no isolate could be prepared: ${String(error)}` })
+    }
     let failed = false
+    const began = performance.now()
     try {
       if (!slot.scripts.has(header.s)) {
         const code = this.codes.get(header.s)
@@ -232,7 +238,6 @@ class Runner {
         if (registered !== "") return registered
         slot.scripts.add(header.s)
       }
-      const began = performance.now()
       let result = slot.start.applySync(
         undefined,
         [header.s, payload, header.nodeId, header.executionId, header.maxOutputBytes, header.maxLogBytes],
@@ -248,7 +253,7 @@ class Runner {
       return result
     } catch (error) {
       failed = true
-      return this.failure(slot, error)
+      return this.failure(slot, error, performance.now() - began >= header.timeoutMs - 1)
     } finally {
       slot.calls++
       if (slot.calls >= this.options.recycleAfterCalls) this.pool.retire(slot)
@@ -256,20 +261,21 @@ class Runner {
     }
   }
 
-  /** Maps what `applySync` threw: our runtime never throws, so it is isolated-vm or a leftover rejection. */
-  private failure(slot: Slot, error: unknown): string {
+  /**
+   * Maps what `applySync` threw. The runtime never throws, so it is isolated-vm (a timeout, a disposal) or a
+   * promise the script left rejected — whose message the script chose, so it is not trusted to tell which:
+   * a timeout needs the time to have run out, a memory disposal needs the isolate to be disposed.
+   */
+  private failure(slot: Slot, error: unknown, outOfTime: boolean): string {
     const message = error instanceof Error ? error.message : String(error)
-    if (message.includes("timed out")) {
+    if (slot.isolate.isDisposed) {
+      this.pool.retire(slot)
+      if (message.includes("memory limit")) return errorResult({ _tag: "ScriptMemoryLimit" })
+      return errorResult({ _tag: "SandboxCrashed", reason: `the isolate was disposed: ${message}` })
+    }
+    if (outOfTime && message === "Script execution timed out.") {
       this.pool.retire(slot)
       return errorResult({ _tag: "ScriptTimeout", reason: "cpu" })
-    }
-    if (message.includes("memory limit")) {
-      this.pool.retire(slot)
-      return errorResult({ _tag: "ScriptMemoryLimit" })
-    }
-    if (slot.isolate.isDisposed || message.includes("Isolate is disposed") || message.includes("was disposed")) {
-      this.pool.retire(slot)
-      return errorResult({ _tag: "SandboxCrashed", reason: `the isolate was disposed: ${message}` })
     }
     // A promise the script left rejected and unhandled, reported by isolated-vm at the end of the call.
     const name = error instanceof Error ? error.name : "NonError"
