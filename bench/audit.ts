@@ -238,10 +238,12 @@ for (const variant of variants) {
   const offAgain = await saturate("audit off (again)", flow, variant.concurrency, undefined)
   results.push(offAgain)
   const off = { ...results[0]!, perSecond: (results[0]!.perSecond + offAgain.perSecond) / 2 }
-  console.log("mode                exec/s   ratio   p50 ms   p99 ms   events written")
+  // µs added: the main-thread time recording costs per execution at saturation (1/rate - 1/rate off).
+  console.log("mode                exec/s   ratio  µs added   p50 ms   p99 ms   events written")
   for (const r of results) {
+    const added = r.mode.startsWith("audit off") ? "" : (1e6 / r.perSecond - 1e6 / off.perSecond).toFixed(0)
     console.log(
-      `${r.mode.padEnd(18)} ${r.perSecond.toFixed(0).padStart(7)}  ${(r.perSecond / off.perSecond).toFixed(2).padStart(6)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${r.events ? `${r.events} (${r.note})` : ""}`
+      `${r.mode.padEnd(18)} ${r.perSecond.toFixed(0).padStart(7)}  ${(r.perSecond / off.perSecond).toFixed(2).padStart(6)}  ${added.padStart(8)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${r.events ? `${r.events} (${r.note})` : ""}`
     )
   }
 }
