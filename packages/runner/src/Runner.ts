@@ -482,8 +482,7 @@ export const make = <R = never>(
       isReady: () => ready,
       isDraining: () => draining,
       admin,
-      enqueue: enqueueEntry,
-      ownServer: options.server === undefined && options.triggers?.http !== false
+      enqueue: enqueueEntry
     })
 
     let url: string | undefined
@@ -508,8 +507,8 @@ export const make = <R = never>(
     } else if (options.triggers?.http !== false) {
       const own = createServer({ keepAliveTimeout: 5_000 }, (req, res) => handler(req, res))
       own.headersTimeout = 20_000
-      // Receiving a whole request (headers and body) past this answers 408; the flow's time limit is separate.
-      own.requestTimeout = config.server.bodyTimeoutMs
+      // The handler enforces the body deadline (408); the flow's time limit applies to the execution.
+      own.requestTimeout = 0
       yield* listen(own, config.server.port, config.server.host)
       server = own
       url = urlOf(own, config.server.host)

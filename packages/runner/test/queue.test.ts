@@ -42,6 +42,14 @@ describeWith(["redis"], "queue trigger: replicas sharing one BullMQ queue", () =
       nodes: { wait: { type: "delay", config: { ms: 4_000 } } },
       edges: [{ from: { node: "$input", port: "out" }, to: { node: "wait", port: "in" } }]
     },
+    "fails.flow.json": {
+      dsl: 1,
+      id: "fails",
+      version: "1",
+      trigger: { type: "queue", queue: `fails-${prefix}` },
+      nodes: { no: { type: "fail", config: { code: "REJECTED", message: "never works", retryable: false } } },
+      edges: [{ from: { node: "$input", port: "out" }, to: { node: "no", port: "in" } }]
+    },
     "runner.json": { limits: { flows: { work: { enqueue: true } } } }
   })
   const processes: Array<Served> = []
@@ -112,7 +120,7 @@ describeWith(["redis"], "queue trigger: replicas sharing one BullMQ queue", () =
     expect(finished(auditB).length).toBeGreaterThan(0)
   })
 
-  it("a runner killed mid-job: the job completes on the other replica", async () => {
+  it("a runner killed mid-job: the job completes on the other replica; the dead-letter view", async () => {
     const a = await start("killed")
     const queue = new Queue(longQueue, { connection: connectionOf(redisUrl), prefix: `${prefix}:bull` })
     try {
@@ -129,8 +137,43 @@ describeWith(["redis"], "queue trigger: replicas sharing one BullMQ queue", () =
       )
       const job = await queue.getJob(jobId)
       expect(job?.returnvalue).toMatchObject({ executionId: `${jobId}.2` })
+      // A job that fails for good is in the dead-letter view, and can be retried from there.
+      const failing = new Queue(`fails-${prefix}`, { connection: connectionOf(redisUrl), prefix: `${prefix}:bull` })
+      const survivorUrl = processes[processes.length - 1]!.url
+      const auth = { authorization: `Bearer ${token}` }
+      try {
+        await failing.add(
+          "fails",
+          { flowId: "fails", input: {}, enqueuedAt: Date.now() },
+          { jobId: "dead-1", attempts: 3 }
+        )
+        await waitFor("the job to fail", async () => (await failing.getFailedCount()) === 1)
+        const dead = (await (
+          await fetch(`${survivorUrl}/admin/queues/fails-${prefix}/dead`, { headers: auth })
+        ).json()) as Array<{
+          jobId: string
+          attemptsMade: number
+          failedReason: string
+        }>
+        expect(dead).toHaveLength(1)
+        // Not retryable: failed at the first attempt instead of using all three.
+        expect(dead[0]).toMatchObject({ jobId: "dead-1", attemptsMade: 1 })
+        expect(dead[0]!.failedReason).toContain("never works")
+        const retry = await fetch(`${survivorUrl}/admin/queues/fails-${prefix}/dead/dead-1/retry`, {
+          method: "POST",
+          headers: auth
+        })
+        expect(retry.status).toBe(202)
+        await waitFor(
+          "the retried job to fail again",
+          async () => (await (await failing.getJob("dead-1"))?.attemptsMade) === 2
+        )
+      } finally {
+        await failing.close()
+      }
       await stopAll()
       const survivor = finished(join(files.dir, "audit-survivor.jsonl"))
+      expect(survivor.filter((e) => e.flowId === "fails").length).toBe(2)
       expect(survivor.filter((e) => e.flowId === "long").map((e) => [e.executionId, e.status])).toEqual([
         [`${jobId}.2`, "succeeded"]
       ])

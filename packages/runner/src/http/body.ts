@@ -59,8 +59,32 @@ const decode = (bytes: Buffer, contentType: string): BodyResult => {
   return { _tag: "Unsupported", contentType: type }
 }
 
+// Body deadlines are checked by one coarse sweeper instead of a timer per request: a read costs a Set
+// insertion, and a stalled one is cut off within about a tenth of its deadline.
+const pending = new Set<{ readonly deadline: number; readonly expire: () => void }>()
+let sweeper: ReturnType<typeof setInterval> | undefined
+const watch = (timeoutMs: number, expire: () => void) => {
+  const entry = { deadline: performance.now() + timeoutMs, expire }
+  pending.add(entry)
+  if (sweeper === undefined) {
+    sweeper = setInterval(
+      () => {
+        const now = performance.now()
+        for (const e of pending) if (e.deadline <= now) e.expire()
+        if (pending.size === 0) {
+          clearInterval(sweeper)
+          sweeper = undefined
+        }
+      },
+      Math.max(10, Math.min(250, timeoutMs / 10))
+    )
+    sweeper.unref()
+  }
+  return () => pending.delete(entry)
+}
+
 /**
- * Reads and decodes a body; `timeoutMs` 0 leaves the deadline to the server (`requestTimeout`).
+ * Reads and decodes a body.
  *
  * @example
  * ```ts
@@ -82,7 +106,7 @@ export const readBody = (req: IncomingMessage, limit: number, timeoutMs: number)
     const finish = (result: BodyResult) => {
       if (done) return
       done = true
-      clearTimeout(timer)
+      unwatch()
       req.off("data", onData)
       req.off("end", onEnd)
       req.off("error", onError)
@@ -100,7 +124,7 @@ export const readBody = (req: IncomingMessage, limit: number, timeoutMs: number)
     const onEnd = () => finish(decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), contentType))
     const onError = () => finish({ _tag: "Aborted" })
     const onAborted = () => finish({ _tag: "Aborted" })
-    const timer = timeoutMs > 0 ? setTimeout(() => finish({ _tag: "Timeout", timeoutMs }), timeoutMs) : undefined
+    const unwatch = watch(timeoutMs, () => finish({ _tag: "Timeout", timeoutMs }))
     req.on("data", onData)
     req.on("end", onEnd)
     req.on("error", onError)

@@ -37,8 +37,6 @@ export interface HttpDeps {
   readonly isDraining: () => boolean
   readonly admin: ((req: IncomingMessage, res: ServerResponse, path: string, query: string) => void) | undefined
   readonly enqueue: (entry: FlowEntry, input: unknown, trigger: unknown) => Promise<string>
-  /** Whether the runner listens itself (its server enforces the body deadline). */
-  readonly ownServer: boolean
 }
 
 /** The request a flow sees as `$trigger` (the shape `@jsonflow/json-dsl`'s `HttpRequest` describes). */
@@ -140,8 +138,7 @@ export const makeHandler = (deps: HttpDeps): Handler => {
       if (slot !== true) await slot
     }
     try {
-      // The runner's own server enforces the body deadline itself (requestTimeout, 408); mounted, the handler does.
-      const body = await readBody(req, config.server.bodyLimitBytes, deps.ownServer ? 0 : config.server.bodyTimeoutMs)
+      const body = await readBody(req, config.server.bodyLimitBytes, config.server.bodyTimeoutMs)
       if (body._tag !== "Body") {
         const [status, error] =
           body._tag === "TooLarge"
