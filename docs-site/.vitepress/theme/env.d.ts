@@ -1,0 +1,2 @@
+// Stylesheets imported by the theme are handled by Vite.
+declare module "*.css"
