@@ -48,7 +48,8 @@ export const banner = (
     readonly trigger: { readonly type: string; readonly method?: string; readonly path?: string }
     readonly input?: JsonSchemaLike
   }>,
-  io: Io
+  io: Io,
+  audit?: { readonly sink: string; readonly path: string | undefined }
 ) => {
   io.stdout(`\nJSON-Flow runner on ${url}  (${flows.length} flow${flows.length === 1 ? "" : "s"})\n`)
   let curl: string | undefined
@@ -68,6 +69,12 @@ export const banner = (
   }
   io.stdout(`  health ${url}/health   ready ${url}/ready   metrics ${url}/metrics\n`)
   if (curl !== undefined) io.stdout(`\nTry:\n  ${curl}\n`)
+  if (audit?.sink === "embedded") {
+    // The embedded store is opened by one process at a time: the CLI reads it once the runner stopped.
+    io.stdout(
+      `\nExecutions are recorded in ${audit.path ?? ".jsonflow/audit"}: stop the runner (Ctrl-C), then \`npx jsonflow executions list\`.\n`
+    )
+  }
   io.stdout("\n")
 }
 
