@@ -15,7 +15,7 @@
  * @module bench/runner
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
@@ -101,15 +101,49 @@ const start = (role: string): Promise<Started> =>
     child.once("exit", (code) => reject(new Error(`${role} server exited with ${code}`)))
   })
 
-// utime + stime of a process, in microseconds (clock ticks are 100 Hz on Linux).
+// utime + stime of a process and its descendants (the sandbox runs in a child process), in microseconds
+// (clock ticks are 100 Hz on Linux).
 const cpuMicros = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) * 10_000
+  const stats = new Map<number, { readonly ppid: number; readonly ticks: number }>()
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) })
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  let ticks = 0
+  const visit = (p: number) => {
+    ticks += stats.get(p)?.ticks ?? 0
+    for (const [child, s] of stats) if (s.ppid === p) visit(child)
+  }
+  visit(pid)
+  return ticks * 10_000
 }
 
+// Resident memory of a process and its descendants.
 const rssMiB = (pid: number) => {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  const parents = new Map<number, number>()
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      parents.set(Number(entry), Number(readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]))
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  let kb = 0
+  const visit = (p: number) => {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0)
+    } catch {
+      // Gone.
+    }
+    for (const [child, parent] of parents) if (parent === p) visit(child)
+  }
+  visit(pid)
   return kb / 1024
 }
 
@@ -239,7 +273,7 @@ const drive = async () => {
     `\nRunner HTTP benchmark: ${CONNECTIONS} connections, ${DURATION} s x ${ROUNDS} rounds (alternating), medians\n`
   )
   console.log(
-    "| server | req/s | of raw | p50 ms | p99 ms | server CPU µs/req | idle RSS MiB | peak RSS MiB | errors | runs req/s |"
+    "| server | req/s | of raw | p50 ms | p99 ms | server CPU µs/req (with children) | idle RSS MiB (with children) | peak RSS MiB | errors | runs req/s |"
   )
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
   for (const r of rows) {
