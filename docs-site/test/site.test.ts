@@ -64,7 +64,11 @@ const checkPage = async (page: Page, origin: string, path: string): Promise<Page
     const response = await page.goto(`${origin}${path}`, { waitUntil: "load" })
     if (response?.status() !== 200) problems.push(`status ${response?.status()}`)
     const heading = page.locator("h1").first()
-    if ((await heading.count()) === 0 || !(await heading.isVisible()) || ((await heading.textContent()) ?? "").trim() === "") {
+    if (
+      (await heading.count()) === 0 ||
+      !(await heading.isVisible()) ||
+      ((await heading.textContent()) ?? "").trim() === ""
+    ) {
       problems.push("no visible main heading (h1)")
     }
     const diagrams = await page.locator(".mermaid-diagram").count()
