@@ -25,8 +25,8 @@ import { Worker } from "node:worker_threads"
 import { Builtins, type Ir, type Node, Registry } from "@jsonflow/core"
 import { type Module, pageOf, renderModule } from "./lib/api.ts"
 import { type Entry, nodeAnchor, renderEntry } from "./lib/catalog.ts"
-import { defAnchor, defsOf, type JsonSchema, table } from "./lib/jsonSchema.ts"
-import { code, escapeMarkdown, fence, frontMatter, generatedNote } from "./lib/markdown.ts"
+import { defAnchor, defsOf, type JsonSchema, rowsOf, table } from "./lib/jsonSchema.ts"
+import { cell, code, escapeMarkdown, fence, frontMatter, generatedNote } from "./lib/markdown.ts"
 import { toMermaid as fallbackMermaid } from "./lib/mermaid.ts"
 import { definitionsIn, pick, subpathsOf, tryImport } from "./lib/probe.ts"
 import { type PageMap, readmeFragment } from "./lib/readme.ts"
@@ -83,6 +83,10 @@ const pages: PageMap = new Map<string, string>([
   ["examples/quickstart", "/guide/getting-started"],
   ["examples/quickstart/main.ts", "/guide/getting-started"],
   ["examples/quickstart/README.md", "/guide/getting-started"],
+  ["examples/custom-connector", "/guides/writing-a-connector"],
+  ["examples/custom-connector/README.md", "/guides/writing-a-connector"],
+  ["examples/flows", "/guide/examples"],
+  ["packages/connectors/docs/custom-connector.md", "/guides/writing-a-connector"],
   ...PACKAGES.flatMap(
     (p): ReadonlyArray<[string, string]> => [
       [`packages/${p.dir}`, p.guide],
@@ -201,21 +205,45 @@ const runner = loaded.get("@jsonflow/runner")
 const configSchema = (() => {
   for (const path of [["Config", "RunnerConfig"], ["Config", "Config"], ["RunnerConfig"], ["Config", "schema"]]) {
     const value = pick(runner, ...path)
-    if (typeof value === "object" && value !== null && "ast" in value) return { path: path.join("."), value }
+    if ((typeof value === "object" || typeof value === "function") && value !== null && "ast" in value) {
+      return { path: path.join("."), value }
+    }
   }
   return undefined
 })()
 if (configSchema !== undefined) {
   const json = Registry.jsonSchemaOf(configSchema.value as Parameters<typeof Registry.jsonSchemaOf>[0])
   const defs = defsOf(json, defAnchor)
+  // Environment variables by config path, when the runner lists them (`Config.environmentVariables()`).
+  const listEnv = pick(runner, "Config", "environmentVariables")
+  const env = new Map<string, Array<string>>()
+  if (typeof listEnv === "function") {
+    for (const v of (listEnv as () => ReadonlyArray<{ readonly name: string; readonly path: string }>)()) {
+      env.set(v.path, [...(env.get(v.path) ?? []), v.name])
+    }
+  }
+  const rows = rowsOf(json, defs)
+  const settings =
+    rows.length === 0
+      ? table(json, defs)
+      : [
+          "| key | type | required | environment | notes |",
+          "| --- | --- | --- | --- | --- |",
+          ...rows.map(
+            (r) =>
+              `| ${code(r.path)} | ${code(r.type)} | ${r.required ? "yes" : "no"} | ${r.type === "object" ? "" : (env.get(r.path) ?? []).map(code).join(", ") || "file only"} | ${cell(r.description)} |`
+          )
+        ].join("\n")
   page(
     "reference/runner-config",
     [
       frontMatter({ title: "Runner configuration", outline: "deep" }),
       "# Runner configuration",
-      `Every setting of the runner, from its Schema (${code(configSchema.path)} of ${code("@jsonflow/runner")}). See the [runner guide](/guides/runner) for files and environment overrides.`,
-      table(json, defs),
-      ...Object.entries(defs.schemas).map(([name, s]) => `## ${name} {#${defAnchor(name)}}\n\n${table(s, defs)}`),
+      `Every setting of the runner, from its Schema (${code(configSchema.path)} of ${code("@jsonflow/runner")}). Values come from the config file, then ${code("Runner.start")} options and flags, then the environment; see the [runner guide](/guides/runner).`,
+      settings,
+      ...Object.entries(defs.schemas)
+        .filter(([name]) => json.$ref !== `#/$defs/${name}`)
+        .map(([name, s]) => `## ${name} {#${defAnchor(name)}}\n\n${table(s, defs)}`),
       "::: details JSON Schema",
       fence("json", JSON.stringify(json, null, 2)),
       ":::",
@@ -498,6 +526,30 @@ for (const c of CONNECTORS) {
   fragment(`connectors/${c.dir}`, text)
   fragment(`connectors/${c.dir}-nodes`, nodeList)
 }
+fragment(
+  "connectors/overview",
+  readmeFragment(
+    resolve(repo, "packages/connectors/README.md"),
+    repo,
+    pages,
+    (h) => /convention|reference use case/i.test(h),
+    {
+      keepHeadings: true,
+      preamble: true
+    }
+  ) ?? pendingNote(code("@jsonflow/connectors"))
+)
+fragment("runner-embedding", sectionOr("runner", /^embedding/i, "Runner", "Embedding the runner"))
+fragment(
+  "examples/custom-connector",
+  readmeFragment(resolve(repo, "examples/custom-connector/README.md"), repo, pages) ??
+    "_The custom connector example has not landed yet._"
+)
+fragment(
+  "connectors/custom-connector",
+  readmeFragment(resolve(repo, "packages/connectors/docs/custom-connector.md"), repo, pages) ??
+    pendingNote("The custom connector walkthrough")
+)
 fragment("sandbox-expressions", sectionOr("sandbox", /expression|jsonata/i, "expressions", "The expressions layer"))
 fragment("audit-replay", sectionOr("audit", /replay/i, "Audit", "Replay"))
 fragment("nflow", sectionOr("json-dsl", /nflow/i, "Nflow", "The nFlow importer"))

@@ -92,7 +92,9 @@ export const constraintsOf = (schema: unknown): string => {
   if (!isSchema(schema)) return ""
   const parts: Array<string> = []
   const add = (key: string, label: string) => {
-    if (schema[key] !== undefined) parts.push(`${label} ${json(schema[key])}`)
+    const value = schema[key]
+    // Effect writes Number.MAX_SAFE_INTEGER as the maximum of every integer: not worth saying.
+    if (value !== undefined && value !== Number.MAX_SAFE_INTEGER) parts.push(`${label} ${json(value)}`)
   }
   add("minimum", "≥")
   add("exclusiveMinimum", ">")
@@ -119,7 +121,11 @@ const objectLike = (schema: unknown): schema is JsonSchema =>
   isSchema(schema) && isSchema(schema.properties) && Object.keys(schema.properties).length > 0
 
 /** The rows of an object schema; nested objects become dotted paths (`auth.credential`). */
-export const rowsOf = (schema: unknown, defs: Defs, prefix = "", depth = 0): ReadonlyArray<Row> => {
+const deref = (schema: unknown, defs: Defs): unknown =>
+  isSchema(schema) && typeof schema.$ref === "string" ? (defs.schemas[refName(schema.$ref)] ?? schema) : schema
+
+export const rowsOf = (input: unknown, defs: Defs, prefix = "", depth = 0): ReadonlyArray<Row> => {
+  const schema = deref(input, defs)
   if (!objectLike(schema)) return []
   const properties = schema.properties as Record<string, unknown>
   const required = new Set(Array.isArray(schema.required) ? schema.required : [])
@@ -127,12 +133,18 @@ export const rowsOf = (schema: unknown, defs: Defs, prefix = "", depth = 0): Rea
   for (const [name, property] of Object.entries(properties)) {
     const path = `${prefix}${name}`
     const description = isSchema(property)
-      ? [property.title, property.description, constraintsOf(property)].filter((s) => typeof s === "string" && s)
+      ? [property.title, property.description, constraintsOf(property)]
+          .filter((s): s is string => typeof s === "string" && s !== "")
+          .map((s) => s.replace(/\.$/, ""))
       : []
-    rows.push({ path, type: typeOf(property, defs), required: required.has(name), description: description.join(". ") })
-    if (depth < 3 && objectLike(property) && typeOf(property, defs) === "object") {
-      rows.push(...rowsOf(property, defs, `${path}.`, depth + 1))
-    }
+    const nested = depth < 3 && objectLike(property)
+    rows.push({
+      path,
+      type: nested ? "object" : typeOf(property, defs),
+      required: required.has(name),
+      description: description.length > 0 ? `${description.join(". ")}.` : ""
+    })
+    if (nested) rows.push(...rowsOf(property, defs, `${path}.`, depth + 1))
   }
   return rows
 }

@@ -71,16 +71,21 @@ export const readmeFragment = (
   file: string,
   repoRoot: string,
   pages: PageMap,
-  select?: (heading: string) => boolean
+  select?: (heading: string) => boolean,
+  options: { readonly keepHeadings?: boolean; readonly preamble?: boolean } = {}
 ): string | undefined => {
   if (!existsSync(file)) return undefined
   let markdown = readFileSync(file, "utf8").replace(/\r\n/g, "\n")
   markdown = markdown.replace(/^\s*# [^\n]*\n/, "")
   if (select !== undefined) {
-    const chosen = sections(markdown).filter((s) => s.heading !== "" && select(s.heading))
+    const all = sections(markdown)
+    const chosen = all.filter((s) => s.heading !== "" && select(s.heading))
     if (chosen.length === 0) return undefined
-    // The page is about the section: drop its heading and lift its sub-headings one level.
-    markdown = promote(chosen.map((s) => s.body.replace(/^## [^\n]*\n/, "")).join("\n"))
+    const preamble = options.preamble ? `${all[0]?.body ?? ""}\n` : ""
+    markdown = options.keepHeadings
+      ? preamble + chosen.map((s) => s.body).join("\n")
+      : // The page is about the section: drop its heading and lift its sub-headings one level.
+        preamble + promote(chosen.map((s) => s.body.replace(/^## [^\n]*\n/, "")).join("\n"))
   }
   return escapeMarkdown(rewriteLinks(markdown, file, repoRoot, pages)).trim()
 }
