@@ -181,7 +181,7 @@ const auditLayer = (
     sinks: [sink],
     flows: [flow.ir],
     snapshots,
-    buffer: { journalDir: join(dir, "journal"), concurrency: 2 }
+    buffer: { journalDir: join(dir, "journal") }
   }) as unknown as Layer.Layer<never, unknown>
 
 // --- run -------------------------------------------------------------------------------------------------
@@ -277,7 +277,6 @@ if (pgUp) {
           })
           const channel = yield* Buffer.make(sink, Redaction.make(), {
             capacity: WRITER_EVENTS + 1,
-            concurrency: 2,
             journalDir: join(dir, "writer")
           })
           const t0 = performance.now()
@@ -288,7 +287,7 @@ if (pgUp) {
       )
     )
     console.log(
-      `\nPostgreSQL writer (buffer + sink, batches of 5,000, 2 in flight, synchronous_commit ${sync ? "on" : "off"}): ${rate.toFixed(0)} node events/s`
+      `\nPostgreSQL writer (buffer + sink defaults: batches of 2,000, 4 in flight; synchronous_commit ${sync ? "on" : "off"}): ${rate.toFixed(0)} node events/s`
     )
   }
   if (redisUp) {

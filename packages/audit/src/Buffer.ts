@@ -31,7 +31,7 @@ export interface BufferOptions {
   readonly batchSize?: number
   /** How long a writer waits for a batch to fill (default 20 ms). */
   readonly lingerMs?: number
-  /** Writes in flight per sink (default 1). */
+  /** Writes in flight per sink (default: the sink's preference, else 1). */
   readonly concurrency?: number
   readonly onFull?: FullPolicy
   /** Root of the spill journals, one sub-directory per sink (default `.jsonflow/audit-journal`). */
@@ -281,7 +281,7 @@ export const make = (
       }
     })
 
-    const concurrency = Math.max(1, options.concurrency ?? DEFAULTS.concurrency)
+    const concurrency = Math.max(1, options.concurrency ?? sink.concurrency ?? DEFAULTS.concurrency)
     const fibers: Array<Fiber.Fiber<never>> = []
     for (let i = 0; i < concurrency; i++) fibers.push(yield* Effect.forkDetach(writer))
     fibers.push(yield* Effect.forkDetach(replayer))

@@ -31,6 +31,8 @@ export interface Sink {
   readonly write: (batch: ReadonlyArray<Entry>) => Effect.Effect<void, SinkError>
   /** Preferred batch size (the buffer's default applies when absent). */
   readonly batchSize?: number
+  /** Preferred writes in flight (default 1); a database with a pool absorbs more with several. */
+  readonly concurrency?: number
   /** The store behind the sink, when it can be queried (the audit layer then provides `AuditStore`). */
   readonly store?: AuditStoreShape
 }

@@ -39,8 +39,10 @@ export interface PostgresOptions {
   readonly synchronousCommit?: boolean
   /** Delete executions older than this many days (default: keep everything). */
   readonly retentionDays?: number
-  /** Entries per write (default 5,000). */
+  /** Entries per write (default 2,000). */
   readonly batchSize?: number
+  /** Writes in flight (default 4, the pool size): PostgreSQL works on one batch while the next is prepared. */
+  readonly concurrency?: number
 }
 
 /**
@@ -121,7 +123,11 @@ export const open = (options: PostgresOptions): Effect.Effect<AuditStoreShape, S
  * ```
  */
 export const sink = (options: PostgresOptions): Effect.Effect<Sink, StoreError, Scope.Scope> =>
-  Effect.map(open(options), (store) => ({ ...storeSink(store, options.batchSize ?? 5_000), store }))
+  Effect.map(open(options), (store) => ({
+    ...storeSink(store, options.batchSize ?? 2_000),
+    concurrency: options.concurrency ?? options.max ?? 4,
+    store
+  }))
 
 /**
  * The {@link AuditStore} service over PostgreSQL, for queries and replay.
