@@ -1,16 +1,17 @@
 /**
  * The project's reference use case on the real connectors: rows from a PostgreSQL table, filtered, mapped,
  * and POSTed to an HTTP server that records what it received. Once as a builder flow (the whole batch in
- * one POST: the README's example, run verbatim; and one POST per record through forEach), once as the same
- * IR read back from JSON.
+ * one POST: `examples/reference-use-case/flow.ts`, the README's example; and one POST per record through
+ * forEach), once as the hand-written JSON flow `examples/reference-use-case/flow.json`.
  */
 import { assert, it } from "@effect/vitest"
 import { Builtins, Compiler, Flow, Registry } from "@jsonflow/core"
 import { Effect, Layer, Schema } from "effect"
+import { paidOrdersToCrm as batchFlow } from "../../../examples/reference-use-case/flow.ts"
+import { loadJsonFlow, pointedAt } from "../../../examples/reference-use-case/reference.ts"
 import * as Http from "../src/http/index.ts"
 import * as Sql from "../src/sql/index.ts"
 import { json, testServer } from "./http/server.ts"
-import { paidOrdersToCrm as batchFlow } from "./readme/reference.example.ts"
 import * as Services from "./services.ts"
 import { type TestDatabase, testDatabase } from "./sql/database.ts"
 
@@ -117,23 +118,23 @@ Services.describeWith(pg, "reference use case: SQL -> filter -> map -> HTTP POST
     }).pipe(Effect.scoped)
   )
 
-  it.live("the same flow as JSON IR, compiled against a registry of the built-ins and the connectors", () =>
+  it.live("the hand-written JSON flow (flow.json) is the builder's IR and POSTs the same", () =>
     Effect.gen(function* () {
       const db = yield* testDatabase
       yield* seed(db)
       const server = yield* testServer({ "/contacts": json(201, {}) })
-      const ir: unknown = JSON.parse(JSON.stringify(batchFlow(`${server.origin}/contacts`).ir))
-      const orders = (ir as { nodes: { orders: { type: string; config: { rows: { type: string } } } } }).nodes.orders
-      assert.strictEqual(orders.type, "sql.query")
-      assert.strictEqual(orders.config.rows.type, "object", "the row schema travels in the IR as JSON Schema")
       const registry = Registry.merge(Builtins.registry, Registry.merge(Sql.registry, Http.registry))
-      const compiled = yield* Compiler.compile(ir as Parameters<typeof Compiler.compile>[0], registry)
-      yield* compiled.run(undefined).pipe(Effect.provide(connectors(db)))
+      const fromJson = loadJsonFlow(registry)
+      assert.deepStrictEqual(fromJson, batchFlow().ir, "flow.json and flow.ts are the same IR")
+      const compiled = yield* Compiler.compile(pointedAt(fromJson, `${server.origin}/contacts`), registry)
+      const result = yield* compiled.run(undefined).pipe(Effect.provide(connectors(db)))
+      assert.strictEqual(server.received.length, 1)
       assert.deepStrictEqual(JSON.parse(server.received[0]!.body), expected)
+      assert.strictEqual((result.output as { readonly status: number }).status, 201)
     }).pipe(Effect.scoped)
   )
 
-  it.live("a failing CRM is retried by the engine, then reported as a typed, retryable failure", () =>
+  it.live("a CRM answering 503 to the POST fails the node with a non-retryable HttpStatusError, sent once", () =>
     Effect.gen(function* () {
       const db = yield* testDatabase
       yield* seed(db)

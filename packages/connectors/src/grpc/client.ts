@@ -11,7 +11,8 @@ import * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
 import { Credentials } from "@jsonflow/core"
 import { Context, Effect, Layer, Redacted, Stream } from "effect"
-import { defaults, type GrpcClientConfig, type GrpcConfig } from "./config.ts"
+import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
+import { defaults, type GrpcClientConfig, GrpcConfig } from "./config.ts"
 import { fromServiceError, type GrpcError, GrpcLoadError, GrpcUnknownMethod } from "./errors.ts"
 
 /** A protobuf message as a plain object (field names per the loader options). */
@@ -318,10 +319,13 @@ const make = (clients: ReadonlyMap<string, Ready>): GrpcClientsShape => {
  * })
  * ```
  */
-export const layer = (config: GrpcConfig): Layer.Layer<GrpcClients, GrpcLoadError | Credentials.CredentialNotFound> =>
+export const layer = (
+  input: GrpcConfig
+): Layer.Layer<GrpcClients, GrpcLoadError | Credentials.CredentialNotFound | ConnectorConfigError> =>
   Layer.effect(
     GrpcClients,
     Effect.gen(function* () {
+      const config = yield* decodeConfig("grpc", GrpcConfig, input)
       const opened = yield* Effect.forEach(
         Object.entries(config.clients),
         ([name, client]) => Effect.map(open(name, client), (ready) => [name, ready] as const),

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { connect, createServer, type Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
@@ -107,6 +107,45 @@ const waitFor = (check: () => boolean, what: string) =>
     assert.fail(`timed out waiting for: ${what}`)
   })
 
+/**
+ * A TCP relay in front of a server: the client dials the relay, which counts the client connections open
+ * through it, so a test can see that a channel's connection closes with its layer.
+ */
+const countingRelay = (target: string) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly address: string; readonly open: () => number; readonly close: () => void }>((resume) => {
+      const [targetHost = "127.0.0.1", targetPort = "0"] = target.split(":")
+      const sockets = new Set<Socket>()
+      const relay = createServer((client) => {
+        sockets.add(client)
+        const upstream = connect({ host: targetHost, port: Number(targetPort) })
+        client.pipe(upstream).pipe(client)
+        const end = () => {
+          sockets.delete(client)
+          client.destroy()
+          upstream.destroy()
+        }
+        client.on("close", end).on("error", end)
+        upstream.on("close", end).on("error", end)
+      })
+      relay.listen(0, "127.0.0.1", () => {
+        const address = relay.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(
+          Effect.succeed({
+            address: `127.0.0.1:${port}`,
+            open: () => sockets.size,
+            close: () => {
+              for (const socket of sockets) socket.destroy()
+              relay.close()
+            }
+          })
+        )
+      })
+    }),
+    (relay) => Effect.sync(relay.close)
+  )
+
 const closedPort = Effect.callback<number>((resume) => {
   const server = createServer()
   server.listen(0, "127.0.0.1", () => {
@@ -172,29 +211,33 @@ describe("grpc", () => {
 
   it.live("a deadline ends the call with a retryable DEADLINE_EXCEEDED; the server sees it cancelled", () =>
     Effect.gen(function* () {
-      const { address, state } = yield* grpcServer()
+      const { address: direct, state } = yield* grpcServer()
+      const relay = yield* countingRelay(direct)
       const error = yield* Effect.flip(
         runOut(Grpc.unary, { id: 1 }, { client: "orders", method: "Hang", deadlineMs: 200 }).pipe(
-          Effect.provide(ordersLayer(address))
+          Effect.provide(ordersLayer(relay.address))
         )
       )
       assert.strictEqual(error._tag, "GrpcError")
       if (error._tag === "GrpcError") assert.strictEqual(error.code, "DEADLINE_EXCEEDED")
       assert.isTrue(error.retryable)
       yield* waitFor(() => state.cancelled === 1, "the server to see the call cancelled")
+      yield* waitFor(() => relay.open() === 0, "the channel's connection to close with the layer")
     }).pipe(Effect.scoped)
   )
 
   it.live("interrupting a unary call cancels it on the server", () =>
     Effect.gen(function* () {
-      const { address, state } = yield* grpcServer()
+      const { address: direct, state } = yield* grpcServer()
+      const relay = yield* countingRelay(direct)
       const fiber = yield* runOut(Grpc.unary, { id: 1 }, { client: "orders", method: "Hang" }).pipe(
-        Effect.provide(ordersLayer(address)),
+        Effect.provide(ordersLayer(relay.address)),
         Effect.forkChild
       )
       yield* waitFor(() => state.hung === 1, "the call to reach the server")
       yield* Fiber.interrupt(fiber)
       yield* waitFor(() => state.cancelled === 1, "the server to see the cancellation")
+      yield* waitFor(() => relay.open() === 0, "the channel's connection to close with the layer")
     }).pipe(Effect.scoped)
   )
 
@@ -219,6 +262,32 @@ describe("grpc", () => {
       assert.strictEqual(garbled._tag, "GrpcError")
       if (garbled._tag === "GrpcError") assert.strictEqual(garbled.code, "INTERNAL")
       assert.isFalse(garbled.retryable)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("one layer after errors, deadlines and streams: one connection while open, none once closed", () =>
+    Effect.gen(function* () {
+      const { address: direct, state } = yield* grpcServer()
+      const relay = yield* countingRelay(direct)
+      yield* Effect.gen(function* () {
+        const unary = (method: string, request: Record<string, unknown>, deadlineMs?: number) =>
+          runOut(Grpc.unary, request, {
+            client: "orders",
+            method,
+            ...(deadlineMs === undefined ? {} : { deadlineMs })
+          })
+        yield* Effect.flip(unary("GetOrder", { id: 404 }))
+        yield* Effect.flip(unary("Hang", { id: 1 }, 150))
+        yield* runOut(
+          Grpc.serverStream,
+          { count: 50, delay_ms: 2 },
+          { client: "orders", method: "ListOrders", maxItems: 2, onOverflow: "truncate" }
+        )
+        yield* unary("GetOrder", { id: 1 })
+        yield* waitFor(() => state.cancelled >= 2, "the server to see the deadline and the truncated stream end")
+        assert.strictEqual(relay.open(), 1, "every call shares the channel's one HTTP/2 connection")
+      }).pipe(Effect.provide(ordersLayer(relay.address)))
+      yield* waitFor(() => relay.open() === 0, "the channel's connection to close with the layer")
     }).pipe(Effect.scoped)
   )
 

@@ -23,6 +23,7 @@
 import { Registry } from "@jsonflow/core"
 import { definitions } from "./nodes.ts"
 
+export { ConfigIssue, ConnectorConfigError } from "../shared/ConfigError.ts"
 export * from "./client.ts"
 export * from "./config.ts"
 export * from "./errors.ts"

@@ -9,9 +9,11 @@
 import { Context, Effect, Layer } from "effect"
 import { Agent, type Dispatcher } from "undici"
 import { abortable } from "../shared/Abortable.ts"
+import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
 import { ConnectionSlots } from "../shared/ConnectionSlots.ts"
 import { backoffMs, type RetryPolicy } from "../shared/Retryable.ts"
 import { BodyTooLarge, decodeBody, type EncodedBody, type ResponseDecoding } from "./Body.ts"
+import { HttpConfig } from "./config.ts"
 import { dispatchBuffered } from "./Dispatch.ts"
 import {
   HttpConnectError,
@@ -38,32 +40,14 @@ export const DEFAULTS = {
   userAgent: "jsonflow-connectors"
 } as const
 
-/** Options of the client layer. */
-export interface HttpClientOptions {
-  /** Maximum open connections per origin (default 64); further requests queue. */
-  readonly connectionsPerOrigin?: number
-  /** How long an idle keep-alive connection stays open (default 4000 ms; the server's hint may lower it). */
-  readonly keepAliveTimeoutMs?: number
-  /** Deadline for opening a connection (default 10 000 ms). */
-  readonly connectTimeoutMs?: number
-  /**
-   * The SSRF guard (default off). `true` or `{ enabled: true, allow }` blocks loopback, private, link-local,
-   * unique-local and other internal targets unless `allow` lists the host name or a CIDR range holding the
-   * address. The runner turns it on for JSON flows. Node configs cannot turn it off.
-   */
-  readonly ssrfGuard?: boolean | SsrfOptions
-  /** Sent when a request sets no `user-agent` (default `jsonflow-connectors`). */
-  readonly userAgent?: string
-  /** Request defaults: `timeoutMs` (30 000), `maxResponseBytes` (10 MiB), `maxRedirects` (5). */
-  readonly defaults?: {
-    readonly timeoutMs?: number
-    readonly maxResponseBytes?: number
-    readonly maxRedirects?: number
-  }
-}
+/**
+ * Options of the client layer: the {@link HttpConfig} Schema's type (plain JSON; checked when the layer is
+ * built). `ssrfGuard` is off unless set here; `environment(...)` turns it on for JSON flows.
+ */
+export type HttpClientOptions = HttpConfig
 
 /** HTTP methods the connector sends. */
-export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS"
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "TRACE"
 
 /** A query parameter value; arrays repeat the key. */
 export type QueryValue = string | number | boolean | ReadonlyArray<string | number | boolean>
@@ -171,6 +155,9 @@ export const describeUrl = (url: string): string => {
   }
 }
 
+/** undici's default `headersTimeout` and `bodyTimeout`, in force when a request has no deadline. */
+const UNDICI_TIMEOUT_MS = 300_000
+
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 const SENSITIVE_ON_CROSS_ORIGIN = ["authorization", "cookie", "proxy-authorization"]
 const CONNECT_RETRYABLE = new Set([
@@ -238,13 +225,15 @@ const buildUrl = (request: HttpRequest): URL => {
  * Builds the client on a scope: the agent closes (in-flight requests finish first, then the rest is
  * destroyed after 5 s) when the scope closes.
  */
-export const make = (options: HttpClientOptions = {}) =>
+export const make = (input: HttpClientOptions = {}) =>
   Effect.gen(function* () {
+    const options = yield* decodeConfig("http", HttpConfig, input)
+    const guard = options.ssrfGuard
     const guardOptions: SsrfOptions | undefined =
-      options.ssrfGuard === true
+      guard === true
         ? { enabled: true }
-        : typeof options.ssrfGuard === "object" && options.ssrfGuard.enabled
-          ? options.ssrfGuard
+        : typeof guard === "object" && guard.enabled !== false
+          ? { enabled: true, ...(guard.allow === undefined ? {} : { allow: guard.allow }) }
           : undefined
     const connectTimeout = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs
     const connections = options.connectionsPerOrigin ?? DEFAULTS.connectionsPerOrigin
@@ -288,7 +277,11 @@ export const make = (options: HttpClientOptions = {}) =>
     }
 
     /** One attempt, redirects included, in promise land (the hot path). */
+    /** The deadline of one attempt; 0 means none (undici's 300 s header and body timeouts remain). */
+    const attemptTimeout = (request: HttpRequest) => request.timeoutMs ?? defaults.timeoutMs
+
     const exchange = async (request: HttpRequest, first: URL, signal: AbortSignal): Promise<RawResponse> => {
+      const timeoutMs = attemptTimeout(request)
       const maxBytes = request.maxResponseBytes ?? defaults.maxResponseBytes
       const maxRedirects = request.maxRedirects ?? defaults.maxRedirects
       let url = first
@@ -317,7 +310,10 @@ export const make = (options: HttpClientOptions = {}) =>
               path: `${url.pathname}${url.search}`,
               method: method as Dispatcher.HttpMethod,
               headers,
-              body: body ?? null
+              body: body ?? null,
+              // undici's own idle timers get the attempt's deadline too (its 300 s default otherwise), so the
+              // timeout an error reports is the one that applied.
+              ...(timeoutMs > 0 ? { headersTimeout: timeoutMs, bodyTimeout: timeoutMs } : {})
             },
             signal,
             maxBytes
@@ -385,7 +381,13 @@ export const make = (options: HttpClientOptions = {}) =>
         return new HttpConnectError({ method, url, code, reason, retryable: false })
       }
       if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
-        return new HttpTimeout({ method, url, timeoutMs: 0, retryable: idempotent })
+        const timeoutMs = attemptTimeout(request)
+        return new HttpTimeout({
+          method,
+          url,
+          timeoutMs: timeoutMs > 0 ? timeoutMs : UNDICI_TIMEOUT_MS,
+          retryable: idempotent
+        })
       }
       return new HttpTransportError({ method, url, code, reason, retryable: idempotent })
     }
@@ -411,7 +413,7 @@ export const make = (options: HttpClientOptions = {}) =>
     const once = (request: HttpRequest, url: URL, idempotent: boolean): Effect.Effect<HttpResponse, HttpError> =>
       abortable({
         run: (signal) => exchange(request, url, signal).then((raw) => decode(request, raw)),
-        timeoutMs: request.timeoutMs ?? defaults.timeoutMs,
+        timeoutMs: attemptTimeout(request),
         onTimeout: (ms) =>
           new HttpTimeout({
             method: request.method,
@@ -468,13 +470,14 @@ export const make = (options: HttpClientOptions = {}) =>
   })
 
 /**
- * The client as a layer; the pool opens when the layer is built and closes with it.
+ * The client as a layer; the pool opens when the layer is built and closes with it. Options that do not
+ * match {@link HttpConfig} fail the layer with `ConnectorConfigError` naming the field.
  *
  * @example
  * ```ts
  * import { Http } from "@jsonflow/connectors"
- * const live = Http.layer({ connectionsPerOrigin: 16, ssrfGuard: { enabled: true, allow: ["10.1.0.0/16"] } })
+ * const live = Http.layer({ connectionsPerOrigin: 16, ssrfGuard: { allow: ["10.1.0.0/16"] } })
  * ```
  */
-export const layer = (options: HttpClientOptions = {}): Layer.Layer<HttpClient> =>
+export const layer = (options: HttpClientOptions = {}): Layer.Layer<HttpClient, ConnectorConfigError> =>
   Layer.effect(HttpClient, make(options))

@@ -40,7 +40,7 @@ export type HttpAuth = typeof HttpAuth.Type
 /** Config of `http.request`; every optional field's default is in the README and on the field. */
 export const HttpRequestConfig = Schema.Struct({
   /** Default `GET`. */
-  method: Schema.optionalKey(Schema.Literals(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])),
+  method: Schema.optionalKey(Schema.Literals(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])),
   /** Absolute URL; `{name}` placeholders are filled from the input's `params` (request mode), URL-encoded. */
   url: Schema.String,
   query: Schema.optionalKey(Schema.Record(Schema.String, QueryValue)),
@@ -143,8 +143,12 @@ export const toRequest = (config: HttpRequestConfig, input: unknown): HttpReques
   } else {
     bodyValue = input
   }
-  const encoding = config.body ?? (method === "GET" || method === "HEAD" || method === "DELETE" ? "none" : "auto")
+  const encoding =
+    config.body ??
+    (method === "GET" || method === "HEAD" || method === "DELETE" || method === "TRACE" ? "none" : "auto")
   const body = encodeBody(bodyValue, encoding)
+  // RFC 9110 §9.3.8: a TRACE request carries no content.
+  if (method === "TRACE" && body !== undefined) throw new BodyEncodingFailed("a TRACE request cannot have a body")
   return {
     method,
     url,

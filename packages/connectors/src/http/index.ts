@@ -7,7 +7,9 @@
 import { Registry } from "@jsonflow/core"
 import { request } from "./HttpRequestNode.ts"
 
+export { ConfigIssue, ConnectorConfigError } from "../shared/ConfigError.ts"
 export * from "./Body.ts"
+export { HttpConfig, SsrfAllowEntry, SsrfGuardConfig } from "./config.ts"
 export {
   DEFAULTS,
   describeUrl,

@@ -12,7 +12,8 @@ import { Credentials } from "@jsonflow/core"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import nodemailer from "nodemailer"
 import { abortable } from "../shared/Abortable.ts"
-import { defaults, type MailConfig } from "./config.ts"
+import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
+import { defaults, MailConfig } from "./config.ts"
 import { fromNodemailerError, type MailError, MailInvalidMessage, MailTimeout } from "./errors.ts"
 
 const Addresses = Schema.Union([Schema.String, Schema.Array(Schema.String)])
@@ -126,10 +127,11 @@ const addressesOf = (value: unknown): Array<string> =>
  * const MailLive = Mail.layer({ host: "smtp.example.com", port: 587, requireTLS: true, credential: "smtp", from: "flows@example.com" })
  * ```
  */
-export const layer = (config: MailConfig): Layer.Layer<Mailer, Credentials.CredentialNotFound> =>
+export const layer = (input: MailConfig): Layer.Layer<Mailer, Credentials.CredentialNotFound | ConnectorConfigError> =>
   Layer.effect(
     Mailer,
     Effect.gen(function* () {
+      const config = yield* decodeConfig("mail", MailConfig, input)
       const auth = yield* authOf(config.credential)
       const secure = config.secure ?? false
       const transport = yield* Effect.acquireRelease(

@@ -17,6 +17,8 @@ interface Received {
 interface Smtp {
   readonly port: number
   readonly received: Array<Received>
+  /** Sessions the server saw start (one per TCP connection). */
+  readonly opened: Array<string>
   /** Sessions the server saw end (QUIT or a dropped connection). */
   readonly closed: Array<string>
   /** Sessions whose DATA was fully received but never acknowledged (`hang`). */
@@ -29,7 +31,7 @@ const reject = (message: string, responseCode: number) => Object.assign(new Erro
 const smtpServer = (options: { readonly requireAuth?: boolean; readonly hang?: boolean } = {}) =>
   Effect.acquireRelease(
     Effect.callback<{ readonly server: SMTPServer; readonly smtp: Smtp }>((resume) => {
-      const smtp: Smtp = { port: 0, received: [], closed: [], hung: [] }
+      const smtp: Smtp = { port: 0, received: [], opened: [], closed: [], hung: [] }
       const server = new SMTPServer({
         authOptional: !options.requireAuth,
         allowInsecureAuth: true,
@@ -62,6 +64,10 @@ const smtpServer = (options: { readonly requireAuth?: boolean; readonly hang?: b
             callback(null)
           })
         },
+        onConnect(session, callback) {
+          smtp.opened.push(session.id)
+          callback()
+        },
         onClose(session) {
           smtp.closed.push(session.id)
         }
@@ -93,6 +99,12 @@ const waitFor = (check: () => boolean, what: string) =>
     }
     assert.fail(`timed out waiting for: ${what}`)
   })
+
+/** SMTP sessions still open on the server. */
+const openSessions = (smtp: Smtp) => smtp.opened.filter((id) => !smtp.closed.includes(id)).length
+
+/** Once the layer is gone, the server must have seen every session end (QUIT or a closed socket). */
+const noSessionLeft = (smtp: Smtp) => waitFor(() => openSessions(smtp) === 0, "every SMTP session to end")
 
 const listen = (onSocket: (socket: import("node:net").Socket) => void) =>
   Effect.acquireRelease(
@@ -149,6 +161,7 @@ describe("mail.send", () => {
       )
       assert.strictEqual(parsed.attachments[0]?.content.toString("utf8"), "id,total\n42,99.50\n")
       assert.deepStrictEqual([...(parsed.attachments[1]?.content ?? [])], [...pdfBytes])
+      yield* noSessionLeft(smtp)
     }).pipe(Effect.scoped)
   )
 
@@ -167,6 +180,7 @@ describe("mail.send", () => {
       assert.strictEqual(error._tag, "MailAuthError")
       assert.isFalse(error.retryable)
       assert.notInclude(error.message, "nope")
+      yield* noSessionLeft(smtp)
     }).pipe(Effect.scoped)
   )
 
@@ -194,6 +208,7 @@ describe("mail.send", () => {
       assert.deepStrictEqual(partial.rejected, ["nobody@blocked.test"])
       assert.strictEqual(smtp.received.length, 1)
       assert.deepStrictEqual(smtp.received[0]?.to, ["ada@example.test"])
+      yield* noSessionLeft(smtp)
     }).pipe(Effect.scoped)
   )
 
@@ -211,6 +226,7 @@ describe("mail.send", () => {
       )
       assert.strictEqual(noRecipient._tag, "MailInvalidMessage")
       assert.strictEqual(smtp.received.length, 0)
+      yield* noSessionLeft(smtp)
     }).pipe(Effect.scoped)
   )
 
@@ -263,6 +279,7 @@ describe("mail.send", () => {
         () => smtp.hung.length === 1 && smtp.closed.includes(smtp.hung[0] ?? ""),
         "the server to see the close"
       )
+      yield* noSessionLeft(smtp)
     }).pipe(Effect.scoped)
   )
 
@@ -277,6 +294,29 @@ describe("mail.send", () => {
       yield* Fiber.interrupt(fiber)
       yield* waitFor(() => smtp.closed.includes(smtp.hung[0] ?? ""), "the server to see the connection close")
       assert.strictEqual(smtp.received.length, 0)
+      yield* noSessionLeft(smtp)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("pool exhaustion: a send waiting for a pooled connection times out, leaves the queue, is never sent", () =>
+    Effect.gen(function* () {
+      const smtp = yield* smtpServer({ hang: true })
+      yield* Effect.gen(function* () {
+        const holder = yield* Effect.forkChild(runOut(Mail.send, { to: "ada@example.test", text: "first" }, {}))
+        yield* waitFor(() => smtp.hung.length === 1, "the first message to hold the only connection")
+        const waiting = yield* Effect.flip(
+          runOut(Mail.send, { to: "bob@example.test", text: "second" }, { timeoutMs: 300 })
+        )
+        assert.strictEqual(waiting._tag, "MailTimeout")
+        assert.strictEqual(smtp.opened.length, 1, "the pool did not grow past maxConnections")
+        yield* Fiber.interrupt(holder)
+        yield* waitFor(() => openSessions(smtp) === 0, "the held connection to be dropped")
+        // Give a queued send the chance to go out on a fresh connection: it must not.
+        yield* Effect.sleep("200 millis")
+        assert.strictEqual(smtp.hung.length, 1, "the timed-out message was taken out of the queue")
+      }).pipe(Effect.provide(layerFor(smtp, { maxConnections: 1 })))
+      assert.strictEqual(smtp.received.length, 0)
+      yield* noSessionLeft(smtp)
     }).pipe(Effect.scoped)
   )
 
@@ -291,6 +331,7 @@ describe("mail.send", () => {
       )
       assert.deepStrictEqual(result.output.accepted, ["ops@example.test"])
       assert.strictEqual(parseMessage(smtp.received[0]?.raw ?? "").subject, "Flow done")
+      yield* noSessionLeft(smtp)
     }).pipe(Effect.scoped)
   )
 })

@@ -15,7 +15,8 @@ import type { ConnectionOptions } from "node:tls"
 import { Credentials } from "@jsonflow/core"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { Cluster, Redis } from "ioredis"
-import { defaults, type RedisConfig, type RedisTls } from "./config.ts"
+import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
+import { defaults, RedisConfig, type RedisTls } from "./config.ts"
 import { fromIoredisError, type RedisError, RedisReplyError, RedisUnavailable } from "./errors.ts"
 
 /** One entry of a Redis stream. */
@@ -362,11 +363,15 @@ export const fromClient = (
  * ```
  */
 export const layer = (
-  config: RedisConfig
-): Layer.Layer<RedisClient, RedisUnavailable | RedisReplyError | Credentials.CredentialNotFound> =>
+  input: RedisConfig
+): Layer.Layer<
+  RedisClient,
+  RedisUnavailable | RedisReplyError | Credentials.CredentialNotFound | ConnectorConfigError
+> =>
   Layer.effect(
     RedisClient,
     Effect.gen(function* () {
+      const config = yield* decodeConfig("redis", RedisConfig, input)
       const secrets = yield* secretsOf(config.credential)
       const sentinel = yield* secretsOf(config.mode === "sentinel" ? config.sentinelCredential : undefined)
       const timeoutMs = config.commandTimeoutMs ?? defaults.commandTimeoutMs

@@ -35,19 +35,6 @@ const deleteByPrefix = (prefix: string) =>
     } while (cursor !== "0")
   })
 
-/** Runs `f` with a RedisClient whose keys live under a fresh prefix, deleted afterwards. */
-const withRedis = <A, E>(
-  f: (ctx: { readonly prefix: string; readonly name: string }) => Effect.Effect<A, E, Redis.RedisClient>,
-  extra: Partial<typeof Redis.StandaloneConfig.Type> = {}
-) => {
-  const prefix = `jftest:${randomUUID()}:`
-  const name = `jftest-${randomUUID().slice(0, 8)}`
-  return f({ prefix, name }).pipe(
-    Effect.provide(Redis.layer({ host, port, keyPrefix: prefix, connectionName: name, ...extra })),
-    Effect.ensuring(deleteByPrefix(prefix))
-  )
-}
-
 const clientsNamed = (name: string) =>
   withRaw(async (raw) => {
     const list = String(await raw.call("CLIENT", "LIST"))
@@ -61,6 +48,31 @@ const waitFor = (check: Effect.Effect<boolean>, what: string) =>
       yield* Effect.sleep("20 millis")
     }
     assert.fail(`timed out waiting for: ${what}`)
+  })
+
+/**
+ * Runs `f` with a RedisClient whose keys live under a fresh prefix (deleted afterwards) and whose
+ * connections carry a fresh `CLIENT SETNAME`; once the layer is closed, no connection of that name may be
+ * left on the server, whatever `f` did (failures included).
+ */
+const withRedis = <A, E>(
+  f: (ctx: { readonly prefix: string; readonly name: string }) => Effect.Effect<A, E, Redis.RedisClient>,
+  extra: Partial<typeof Redis.StandaloneConfig.Type> = {}
+) => {
+  const prefix = `jftest:${randomUUID()}:`
+  const name = `jftest-${randomUUID().slice(0, 8)}`
+  const gone = Effect.map(clientsNamed(name), (lines) => lines.length === 0)
+  return f({ prefix, name }).pipe(
+    Effect.provide(Redis.layer({ host, port, keyPrefix: prefix, connectionName: name, ...extra })),
+    Effect.tap(() => waitFor(gone, `no connection named ${name} after the layer closed`)),
+    Effect.ensuring(deleteByPrefix(prefix))
+  )
+}
+
+/** Connections a local test server has open. */
+const connectionsOf = (server: Server) =>
+  Effect.callback<number>((resume) => {
+    server.getConnections((_error, count) => resume(Effect.succeed(count)))
   })
 
 /** A TCP server that speaks just enough RESP to pass ioredis' handshake and then never answers `stalled`. */
@@ -252,6 +264,26 @@ Services.describeWith(service, "redis", () => {
     )
   )
 
+  it.live("failures leave one connection while the layer is open, none once it is closed", () =>
+    withRedis(({ name }) =>
+      Effect.gen(function* () {
+        yield* runOut(Redis.set, { key: "s", value: "text" }, {})
+        yield* Effect.flip(runOut(Redis.hget, { key: "s", field: "f" }, {}))
+        yield* Effect.flip(runOut(Redis.get, { key: "s" }, { encoding: "json" }))
+        const blocking = yield* Effect.forkChild(runOut(Redis.xread, { stream: "idle", lastId: "$" }, { blockMs: 0 }))
+        yield* waitFor(
+          Effect.map(clientsNamed(name), (lines) => lines.length === 2),
+          "the blocking XREAD on its own connection"
+        )
+        yield* Fiber.interrupt(blocking)
+        yield* waitFor(
+          Effect.map(clientsNamed(name), (lines) => lines.length === 1),
+          "only the main connection to remain"
+        )
+      })
+    )
+  )
+
   it.live("values that do not fit the encoding are RedisValueError", () =>
     withRedis(() =>
       Effect.gen(function* () {
@@ -374,6 +406,10 @@ describe("redis failures", () => {
       const error = yield* Effect.flip(Effect.provide(runOut(Redis.get, { key: "k" }, {}), layer))
       assert.strictEqual(error._tag, "RedisTimeout")
       assert.isTrue(error.retryable)
+      yield* waitFor(
+        Effect.map(connectionsOf(server), (n) => n === 0),
+        "the client to close its connection with the layer"
+      )
       const stalled = yield* Effect.acquireRelease(
         Effect.promise(() => stallingServer("RPUSH")),
         (s) => Effect.sync(() => s.close())
@@ -386,6 +422,10 @@ describe("redis failures", () => {
       )
       assert.strictEqual(push._tag, "RedisTimeout")
       assert.isFalse(push.retryable, "an RPUSH may have been applied: not safe to retry")
+      yield* waitFor(
+        Effect.map(connectionsOf(stalled), (n) => n === 0),
+        "the client to close its connection with the layer"
+      )
     }).pipe(Effect.scoped)
   )
 
@@ -404,6 +444,13 @@ describe("redis failures", () => {
       )
       assert.strictEqual(error._tag, "RedisUnavailable")
       assert.isBelow(Date.now() - started, 2_000)
+      yield* waitFor(
+        Effect.map(connectionsOf(server), (n) => n === 0),
+        "the failed layer to leave no connection behind"
+      )
+      // ioredis would reconnect within a few hundred ms if a retry loop were left running.
+      yield* Effect.sleep("400 millis")
+      assert.strictEqual(yield* connectionsOf(server), 0, "no reconnect loop left behind")
     }).pipe(Effect.scoped)
   )
 })

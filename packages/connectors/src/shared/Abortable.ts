@@ -31,8 +31,11 @@ export interface AbortableOptions<A, E> {
   readonly run: (signal: AbortSignal) => PromiseLike<A>
   /** Deadline for the whole call in milliseconds; absent or 0 means none. */
   readonly timeoutMs?: number | undefined
-  /** The typed error for a call that ran past `timeoutMs`. */
-  readonly onTimeout: (timeoutMs: number) => E
+  /**
+   * The typed error for a call that ran past `timeoutMs`. `cause` is how the aborted call then failed;
+   * absent when it did not settle within `settleTimeoutMs` of the abort (its outcome is unknown).
+   */
+  readonly onTimeout: (timeoutMs: number, cause?: unknown) => E
   /** The typed error for any other failure of the call. */
   readonly onError: (cause: unknown) => E
   /**
@@ -113,7 +116,7 @@ export const abortableStart = <A, E>(options: AbortableStartOptions<A, E>): Effe
       (cause: unknown) => {
         clearTimeout(timer)
         clearTimeout(fallback)
-        resume(Effect.fail(timedOut ? options.onTimeout(timeoutMs) : options.onError(cause)))
+        resume(Effect.fail(timedOut ? options.onTimeout(timeoutMs, cause) : options.onError(cause)))
       }
     )
     // Runs on interruption: stop the call, then wait for it to let go of its socket/connection.

@@ -12,7 +12,8 @@ import { Credentials } from "@jsonflow/core"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as soap from "soap"
 import { abortable } from "../shared/Abortable.ts"
-import { defaults, type SoapAuth, type SoapClientConfig, type SoapConfig } from "./config.ts"
+import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
+import { defaults, type SoapAuth, type SoapClientConfig, SoapConfig } from "./config.ts"
 import { fromSoapError, type SoapError, SoapTimeout, SoapUnknownOperation, SoapWsdlError } from "./errors.ts"
 
 /** What a call returns: the operation's output and the response's SOAP header, both as plain objects. */
@@ -232,10 +233,13 @@ const make = (clients: ReadonlyMap<string, Ready>, agents: Agents): SoapClientsS
  * })
  * ```
  */
-export const layer = (config: SoapConfig): Layer.Layer<SoapClients, SoapWsdlError | Credentials.CredentialNotFound> =>
+export const layer = (
+  input: SoapConfig
+): Layer.Layer<SoapClients, SoapWsdlError | Credentials.CredentialNotFound | ConnectorConfigError> =>
   Layer.effect(
     SoapClients,
     Effect.gen(function* () {
+      const config = yield* decodeConfig("soap", SoapConfig, input)
       const agents = yield* Effect.acquireRelease(
         Effect.sync(
           (): Agents => ({

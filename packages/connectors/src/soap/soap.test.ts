@@ -16,6 +16,8 @@ interface State {
   /** Delay calls whose connection closed before the reply was written. */
   aborted: number
   inFlight: number
+  /** TCP connections open on the server right now. */
+  open: number
 }
 
 interface Fault {
@@ -38,7 +40,7 @@ const record = (value: unknown): Record<string, unknown> =>
 /** The order service from orders.wsdl, served by `soap.listen` on an ephemeral loopback port. */
 const soapServer = Effect.acquireRelease(
   Effect.callback<{ readonly server: http.Server; readonly base: string; readonly state: State }>((resume) => {
-    const state: State = { wsdlFetches: 0, aborted: 0, inFlight: 0 }
+    const state: State = { wsdlFetches: 0, aborted: 0, inFlight: 0, open: 0 }
     const server = http.createServer((req, res) => {
       // Paths soap.listen does not own: misbehaving "services".
       if (req.url === "/broken") {
@@ -98,6 +100,10 @@ const soapServer = Effect.acquireRelease(
         }
       }
     }
+    server.on("connection", (socket) => {
+      state.open++
+      socket.on("close", () => state.open--)
+    })
     // soap.listen takes over the "request" listeners once the WSDL is parsed: count WSDL fetches after that.
     soap.listen(server, {
       path: "/orders",
@@ -134,10 +140,14 @@ const waitFor = (check: () => boolean, what: string) =>
     assert.fail(`timed out waiting for: ${what}`)
   })
 
+/** Once a layer is closed its keep-alive agents are destroyed: the server must see no connection left. */
+const noConnectionLeft = (state: State) =>
+  waitFor(() => state.open === 0 && state.inFlight === 0, "every connection to the SOAP server to close")
+
 describe("soap.call", () => {
   it.live("calls an operation from a WSDL file through the endpoint override", () =>
     Effect.gen(function* () {
-      const { base } = yield* soapServer
+      const { base, state } = yield* soapServer
       const order = yield* runOut(Soap.call, { orderId: 42 }, { client: "orders", operation: "GetOrder" }).pipe(
         Effect.provide(ordersLayer(base))
       )
@@ -150,6 +160,7 @@ describe("soap.call", () => {
           { sku: "b-2", qty: 1 }
         ]
       })
+      yield* noConnectionLeft(state)
     }).pipe(Effect.scoped)
   )
 
@@ -178,7 +189,7 @@ describe("soap.call", () => {
 
   it.live("SOAP faults become SoapFault with code, string and detail", () =>
     Effect.gen(function* () {
-      const { base } = yield* soapServer
+      const { base, state } = yield* soapServer
       const get = (orderId: number, idempotent?: boolean) =>
         Effect.flip(
           runOut(
@@ -210,6 +221,7 @@ describe("soap.call", () => {
       assert.isFalse(serverFault.retryable, "a server fault may follow a side effect")
       assert.isTrue((yield* get(500, true)).retryable, "unless the operation is idempotent")
       assert.isFalse((yield* get(404, true)).retryable, "a client fault never is")
+      yield* noConnectionLeft(state)
     }).pipe(Effect.scoped)
   )
 
@@ -245,6 +257,7 @@ describe("soap.call", () => {
       assert.strictEqual(error._tag, "SoapTimeout")
       assert.isFalse(error.retryable)
       yield* waitFor(() => state.aborted === 1, "the server to see the aborted request")
+      yield* noConnectionLeft(state)
     }).pipe(Effect.scoped)
   )
 
@@ -258,12 +271,13 @@ describe("soap.call", () => {
       yield* waitFor(() => state.inFlight === 1, "the call to reach the server")
       yield* Fiber.interrupt(fiber)
       yield* waitFor(() => state.aborted === 1 && state.inFlight === 0, "the server to see the abort")
+      yield* noConnectionLeft(state)
     }).pipe(Effect.scoped)
   )
 
   it.live("refused connections, malformed responses and HTTP errors are typed", () =>
     Effect.gen(function* () {
-      const { base } = yield* soapServer
+      const { base, state } = yield* soapServer
       const callAt = (endpoint: string) =>
         Effect.flip(
           runOut(Soap.call, { orderId: 1 }, { client: "orders", operation: "GetOrder" }).pipe(
@@ -287,6 +301,24 @@ describe("soap.call", () => {
       assert.strictEqual(busy._tag, "SoapHttpError")
       if (busy._tag === "SoapHttpError") assert.strictEqual(busy.status, 503)
       assert.isTrue(busy.retryable)
+      yield* noConnectionLeft(state)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("one layer after faults, timeouts and successes: at most one keep-alive connection, none once closed", () =>
+    Effect.gen(function* () {
+      const { base, state } = yield* soapServer
+      yield* Effect.gen(function* () {
+        const call = (operation: string, args: Record<string, unknown>, timeoutMs?: number) =>
+          runOut(Soap.call, args, { client: "orders", operation, ...(timeoutMs === undefined ? {} : { timeoutMs }) })
+        yield* Effect.flip(call("GetOrder", { orderId: 404 }))
+        yield* Effect.flip(call("Delay", { ms: 5_000 }, 150))
+        yield* waitFor(() => state.aborted === 1, "the timed-out call's connection to be dropped")
+        yield* call("GetOrder", { orderId: 1 })
+        yield* call("GetOrder", { orderId: 2 })
+        assert.isAtMost(state.open, 1, "sequential calls reuse one keep-alive connection")
+      }).pipe(Effect.provide(ordersLayer(base)))
+      yield* noConnectionLeft(state)
     }).pipe(Effect.scoped)
   )
 

@@ -10,9 +10,11 @@
 import { Credentials } from "@jsonflow/core"
 import { Context, Effect, Exit, Layer, Redacted, Stream } from "effect"
 import postgres from "postgres"
-import { abortableStart } from "../shared/Abortable.ts"
+import { abortableStart, DeadlineExceeded } from "../shared/Abortable.ts"
+import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
 import { ConnectionSlots } from "../shared/ConnectionSlots.ts"
-import { SqlConnectionError, type SqlFailure, SqlTimeout, toSqlFailure } from "./SqlErrors.ts"
+import { DEFAULT_DATABASE, SqlConfig, SqlDatabases } from "./config.ts"
+import { SqlConnectionError, type SqlFailure, SqlTimeout, SqlUnknownDatabase, toSqlFailure } from "./SqlErrors.ts"
 import { type Bound, bind, type Statement } from "./Statement.ts"
 
 /** One result row: column name -> value (JSON data: timestamps with time zone as ISO strings, bytea as base64). */
@@ -72,6 +74,19 @@ export interface SqlClientShape extends SqlSession {
     body: (session: SqlSession) => Effect.Effect<A, E, R>,
     options?: TransactionOptions
   ) => Effect.Effect<A, E | SqlFailure, R>
+  /** This database's pool size (`max`). */
+  readonly maxConnections: number
+  /**
+   * A database by name (`default` is this one). A client from {@link layer} serves only `default`; one
+   * from {@link layerDatabases} serves every configured name.
+   *
+   * @example
+   * ```ts
+   * const erp = yield* db.database("erp")
+   * const { rows } = yield* erp.query(Sql.sql`select id from invoices`)
+   * ```
+   */
+  readonly database: (name: string) => Effect.Effect<SqlClientShape, SqlUnknownDatabase>
 }
 
 /**
@@ -91,33 +106,11 @@ export interface SqlClientShape extends SqlSession {
  */
 export class SqlClient extends Context.Service<SqlClient, SqlClientShape>()("@jsonflow/connectors/sql/SqlClient") {}
 
-/** Options of the client layer. Give `url` or `credential`. */
-export interface SqlClientOptions {
-  /** A `postgres://` URL. Prefer `credential` for anything holding a password. */
-  readonly url?: string
-  /** A credential name: its field `url` is the connection URL; an optional field `password` overrides the URL's. */
-  readonly credential?: string
-  /** Maximum pooled connections (default 10). */
-  readonly max?: number
-  /** Seconds an idle connection stays open (default 30). */
-  readonly idleTimeoutSeconds?: number
-  /** Seconds to open a connection (default 10). */
-  readonly connectTimeoutSeconds?: number
-  /** Seconds before a connection is replaced (default: postgres.js, 30 to 60 minutes). */
-  readonly maxLifetimeSeconds?: number
-  /** Server-side `statement_timeout` in ms for every statement (default 30 000; 0 = none). */
-  readonly statementTimeoutMs?: number
-  /** `search_path` on every connection, e.g. a tenant's schema (default: the server's). */
-  readonly searchPath?: string
-  /** `application_name` on every connection (default `jsonflow`), visible in `pg_stat_activity`. */
-  readonly applicationName?: string
-  /** TLS: `true`/`"require"`, `"verify-full"`, or tls.connect options (default: off). */
-  readonly ssl?: boolean | "require" | "prefer" | "verify-full" | object
-  /** Use prepared statements (default true). Turn off behind a transaction-mode pooler. */
-  readonly prepare?: boolean
-  /** Check the connection with `select 1` when the layer is built (default true). */
-  readonly verify?: boolean
-}
+/**
+ * Options of one database's pool: the {@link SqlConfig} Schema's type (plain JSON, checked when the layer is
+ * built). Give `credential` (preferred) or `url`.
+ */
+export type SqlClientOptions = SqlConfig
 
 /** Defaults of {@link SqlClientOptions}. */
 export const DEFAULTS = {
@@ -185,6 +178,27 @@ const connectionUrl = (options: SqlClientOptions) =>
 
 type Driver = postgres.Sql<Record<string, never>>
 
+/**
+ * Whether a timed-out statement is known not to have run to completion: the server answered the cancel
+ * with 57014 (postgres.js uses the same code for a statement it never sent), or it never left the line.
+ */
+const cancelConfirmed = (cause: unknown): boolean =>
+  cause instanceof DeadlineExceeded ||
+  (typeof cause === "object" && cause !== null && (cause as { readonly code?: unknown }).code === "57014")
+
+/** Whether a failure says the server ended the session (terminated, crashed, restarting). */
+const sessionEnded = (cause: unknown): boolean => {
+  const code = typeof cause === "object" && cause !== null ? (cause as { readonly code?: unknown }).code : undefined
+  return code === "57P01" || code === "57P02" || code === "57P03"
+}
+
+/**
+ * Whether a statement only reads: it starts (after comments and parentheses) with SELECT, VALUES, SHOW,
+ * TABLE or FETCH. A SELECT calling a function with side effects counts as a read.
+ */
+const isReadOnly = (text: string): boolean =>
+  /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|\()*(select|values|show|table|fetch)\b/i.test(text)
+
 const POOL = "pool"
 
 /**
@@ -196,12 +210,15 @@ const executeBound = (
   prepare: boolean,
   bound: Bound,
   timeoutMs: number | undefined,
-  slots: ConnectionSlots | undefined
+  slots: ConnectionSlots | undefined,
+  inTransaction = false
 ): Effect.Effect<QueryResult, SqlFailure> =>
   abortableStart({
     start: () => {
       // One promise step for the result and the slot (each extra step is a microtask per statement).
       const run = () => driver.unsafe(bound.text, bound.values as Array<postgres.ParameterOrJSON<never>>, { prepare })
+      let pending: ReturnType<typeof run> | undefined
+      let stopped = false
       const done = (rows: postgres.RowList<Array<Row>>): QueryResult => {
         slots?.release(POOL)
         return { rows: Array.from(rows), count: rows.count, command: rows.command }
@@ -210,28 +227,44 @@ const executeBound = (
         slots?.release(POOL)
         throw cause
       }
-      if (slots === undefined || slots.tryAcquire(POOL)) {
-        const pending = run()
-        return { promise: pending.then(done, failed), abort: () => pending.cancel() }
-      }
-      // No free connection: wait in line, where a deadline or an interruption takes the statement out.
-      const line = new AbortController()
-      let pending: ReturnType<typeof run> | undefined
-      const promise = slots.wait(POOL, line.signal).then(() => {
-        if (line.signal.aborted) return failed(line.signal.reason)
+      // A pooled statement whose session the server ended (57P01-57P03) did not commit: the server aborts
+      // the session's transaction. It runs once more on a fresh connection. This also absorbs a
+      // postgres.js quirk: the dead session's error is reported to the next statement, which never ran.
+      const rerun = (cause: unknown): Promise<QueryResult> => {
+        if (stopped || !sessionEnded(cause)) return failed(cause)
         pending = run()
         return pending.then(done, failed)
+      }
+      const first = (): Promise<QueryResult> => {
+        pending = run()
+        return slots === undefined ? pending.then(done, failed) : pending.then(done, rerun)
+      }
+      const stop = () => {
+        stopped = true
+        pending?.cancel()
+      }
+      if (slots === undefined || slots.tryAcquire(POOL)) return { promise: first(), abort: stop }
+      // No free connection: wait in line, where a deadline or an interruption takes the statement out.
+      const line = new AbortController()
+      const promise = slots.wait(POOL, line.signal).then(() => {
+        if (line.signal.aborted) return failed(line.signal.reason)
+        return first()
       })
       return {
         promise,
         abort: (reason) => {
           line.abort(reason)
-          pending?.cancel()
+          stop()
         }
       }
     },
     timeoutMs,
-    onTimeout: (ms) => new SqlTimeout({ timeoutMs: ms, source: "client", retryable: true }),
+    onTimeout: (ms, cause) =>
+      new SqlTimeout({
+        timeoutMs: ms,
+        source: "client",
+        retryable: inTransaction || cancelConfirmed(cause) || isReadOnly(bound.text)
+      }),
     onError: toSqlFailure
   })
 
@@ -241,21 +274,25 @@ const execute = (
   prepare: boolean,
   statement: Statement,
   options: QueryOptions | undefined,
-  slots: ConnectionSlots | undefined
+  slots: ConnectionSlots | undefined,
+  inTransaction = false
 ): Effect.Effect<QueryResult, SqlFailure> => {
   const bound = bind(statement, options?.input)
-  return "text" in bound ? executeBound(driver, prepare, bound, options?.timeoutMs, slots) : Effect.fail(bound)
+  return "text" in bound
+    ? executeBound(driver, prepare, bound, options?.timeoutMs, slots, inTransaction)
+    : Effect.fail(bound)
 }
 
 /** A statement without parameters on a reserved connection (begin, commit, fetch, ...). */
 const command = (connection: Driver, text: string, timeoutMs?: number) =>
-  executeBound(connection, false, { text, values: [] }, timeoutMs, undefined)
+  executeBound(connection, false, { text, values: [] }, timeoutMs, undefined, true)
 
 /**
  * Builds the client on a scope (the pool ends, waiting up to 5 s for running statements, when it closes).
  */
-export const make = (options: SqlClientOptions) =>
+export const make = (input: SqlClientOptions) =>
   Effect.gen(function* () {
+    const options = yield* decodeConfig("sql", SqlConfig, input)
     const url = yield* connectionUrl(options)
     const prepare = options.prepare ?? true
     const statementTimeout = options.statementTimeoutMs ?? DEFAULTS.statementTimeoutMs
@@ -264,7 +301,7 @@ export const make = (options: SqlClientOptions) =>
       idle_timeout: options.idleTimeoutSeconds ?? DEFAULTS.idleTimeoutSeconds,
       connect_timeout: options.connectTimeoutSeconds ?? DEFAULTS.connectTimeoutSeconds,
       ...(options.maxLifetimeSeconds === undefined ? {} : { max_lifetime: options.maxLifetimeSeconds }),
-      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+      ...(options.ssl === undefined ? {} : { ssl: typeof options.ssl === "object" ? { ...options.ssl } : options.ssl }),
       prepare,
       onnotice: () => {},
       connection: {
@@ -360,7 +397,8 @@ export const make = (options: SqlClientOptions) =>
             false,
             { text: `declare jsonflow_cursor no scroll cursor for ${bound.text}`, values: bound.values },
             timeoutMs,
-            undefined
+            undefined,
+            true
           )
           const fetch = command(connection, `fetch ${batchSize} from jsonflow_cursor`, timeoutMs)
           return Stream.unfold(false, (exhausted) =>
@@ -389,7 +427,7 @@ export const make = (options: SqlClientOptions) =>
         Effect.flatMap(restore(reserve), (lease) => {
           const connection = lease.connection
           const session: SqlSession = {
-            query: (statement, queryOptions) => execute(connection, prepare, statement, queryOptions, undefined)
+            query: (statement, queryOptions) => execute(connection, prepare, statement, queryOptions, undefined, true)
           }
           return command(connection, begin).pipe(
             Effect.flatMap(() => Effect.exit(restore(body(session)))),
@@ -405,7 +443,17 @@ export const make = (options: SqlClientOptions) =>
       )
     }
 
-    return SqlClient.of({ query, stream, transaction })
+    const self: SqlClientShape = {
+      query,
+      stream,
+      transaction,
+      maxConnections: driverOptions.max,
+      database: (name) =>
+        name === DEFAULT_DATABASE
+          ? Effect.succeed(self)
+          : Effect.fail(new SqlUnknownDatabase({ database: name, known: [DEFAULT_DATABASE], retryable: false }))
+    }
+    return SqlClient.of(self)
   })
 
 /**
@@ -418,5 +466,54 @@ export const make = (options: SqlClientOptions) =>
  * const live = Sql.layer({ credential: "orders-db", max: 20, statementTimeoutMs: 10_000 })
  * ```
  */
-export const layer = (options: SqlClientOptions): Layer.Layer<SqlClient, SqlFailure | Credentials.CredentialNotFound> =>
+export const layer = (
+  options: SqlClientOptions
+): Layer.Layer<SqlClient, SqlFailure | Credentials.CredentialNotFound | ConnectorConfigError> =>
   Layer.effect(SqlClient, make(options))
+
+/**
+ * Several databases, one pool each (all opened, and checked, when the layer is built). Nodes pick one with
+ * `database: "<name>"`; `default` serves nodes that name none. In Effect code, `db.database("erp")`.
+ *
+ * @example
+ * ```ts
+ * import { Sql } from "@jsonflow/connectors"
+ * const live = Sql.layerDatabases({
+ *   databases: { default: { credential: "orders-db" }, erp: { credential: "erp-db", max: 4 } }
+ * })
+ * ```
+ */
+export const layerDatabases = (
+  config: SqlDatabases
+): Layer.Layer<SqlClient, SqlFailure | Credentials.CredentialNotFound | ConnectorConfigError> =>
+  Layer.effect(
+    SqlClient,
+    Effect.gen(function* () {
+      const checked = yield* decodeConfig("sql", SqlDatabases, config)
+      const names = Object.keys(checked.databases)
+      const clients = new Map<string, SqlClientShape>()
+      // One after the other: a pool that fails to open closes the ones opened before it (the layer's scope).
+      for (const name of names) {
+        clients.set(name, yield* make(checked.databases[name]!))
+      }
+      const database = (name: string): Effect.Effect<SqlClientShape, SqlUnknownDatabase> => {
+        const client = clients.get(name)
+        return client === undefined
+          ? Effect.fail(new SqlUnknownDatabase({ database: name, known: names, retryable: false }))
+          : Effect.succeed(withDatabases(client))
+      }
+      const withDatabases = (client: SqlClientShape): SqlClientShape => ({ ...client, database })
+      const fallback = clients.get(DEFAULT_DATABASE)
+      if (fallback !== undefined) return SqlClient.of(withDatabases(fallback))
+      const missing = Effect.fail(
+        new SqlUnknownDatabase({ database: DEFAULT_DATABASE, known: names, retryable: false })
+      )
+      return SqlClient.of({
+        query: () => missing,
+        stream: () => Stream.fromEffect(missing),
+        transaction: () => missing,
+        maxConnections: 0, // no pool behind it
+        database
+      })
+    })
+  )

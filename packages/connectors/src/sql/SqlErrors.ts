@@ -2,7 +2,8 @@
  * Typed failures of the SQL connector. A server error carries its SQLSTATE; `retryable` is true for the
  * states where running the statement again is expected to succeed: serialization failure (40001),
  * deadlock (40P01), lock not available (55P03), connection exceptions (class 08), server shutdown or
- * restart (57P01, 57P02, 57P03), too many connections (53300), and statement timeouts.
+ * restart (57P01, 57P02, 57P03), too many connections (53300), and statement timeouts (see
+ * {@link SqlTimeout} for when a client-side timeout is not).
  *
  * A retry repeats the statement: after a lost connection a write may already have committed, so retried
  * writes should be idempotent (`ON CONFLICT ...`) or run in a transaction node.
@@ -39,12 +40,20 @@ export class SqlError extends Schema.TaggedError<SqlError>()("SqlError", {
   }
 }
 
-/** The statement ran past its deadline (client `timeoutMs`, waiting for a pooled connection included) or the server's `statement_timeout`; it was cancelled. */
+/**
+ * The statement ran past its deadline (client `timeoutMs`, waiting for a pooled connection included) or the
+ * server's `statement_timeout`, and was cancelled.
+ *
+ * `retryable` is true when the statement is known not to have taken effect: the server confirmed the
+ * cancel (or the statement never left the queue), it ran inside a transaction (rolled back), or it only
+ * reads. It is false for a write outside a transaction whose cancel was not confirmed (no answer within
+ * 5 s after it, or the connection broke meanwhile): it may have committed.
+ */
 export class SqlTimeout extends Schema.TaggedError<SqlTimeout>()("SqlTimeout", {
   timeoutMs: Schema.Number,
   /** `client`: the connector's deadline; `server`: PostgreSQL's statement_timeout. */
   source: Schema.Literals(["client", "server"]),
-  retryable: Schema.Literal(true)
+  retryable: Schema.Boolean
 }) {
   override get message() {
     return this.source === "client"
@@ -53,7 +62,10 @@ export class SqlTimeout extends Schema.TaggedError<SqlTimeout>()("SqlTimeout", {
   }
 }
 
-/** The connection could not be opened or was lost (refused, reset, closed, connect timeout). */
+/**
+ * The connection could not be opened or was lost (refused, reset, closed, connect timeout, or the server
+ * ended the session: `code` is then its SQLSTATE, 57P01 to 57P03).
+ */
 export class SqlConnectionError extends Schema.TaggedError<SqlConnectionError>()("SqlConnectionError", {
   code: Schema.String,
   reason: Schema.String,
@@ -86,8 +98,46 @@ export class SqlRowsInvalid extends Schema.TaggedError<SqlRowsInvalid>()("SqlRow
   }
 }
 
+/** A node names a database (`database`) the layer does not serve. */
+export class SqlUnknownDatabase extends Schema.TaggedError<SqlUnknownDatabase>()("SqlUnknownDatabase", {
+  database: Schema.String,
+  /** The databases the layer serves. */
+  known: Schema.Array(Schema.String),
+  retryable: Schema.Literal(false)
+}) {
+  override get message() {
+    return `no SQL database "${this.database}" is configured${this.known.length === 0 ? "" : ` (configured: ${this.known.join(", ")})`}`
+  }
+}
+
+/**
+ * `sql.stream` holds one pooled connection for its cursor while its body runs; a body that runs SQL on the
+ * same database needs one more per concurrent run, so the pool must have `max >= concurrency + 1`, or the
+ * stream would wait for itself until its deadline. Reported before the cursor opens.
+ */
+export class SqlPoolTooSmall extends Schema.TaggedError<SqlPoolTooSmall>()("SqlPoolTooSmall", {
+  database: Schema.String,
+  max: Schema.Number,
+  needed: Schema.Number,
+  retryable: Schema.Literal(false)
+}) {
+  override get message() {
+    return `sql.stream needs a pool of at least ${this.needed} connections on database "${this.database}" (its cursor plus one per concurrent body run that uses SQL); max is ${this.max}`
+  }
+}
+
 /** Any failure of the SQL connector. */
-export type SqlFailure = SqlError | SqlTimeout | SqlConnectionError | SqlParameterError | SqlRowsInvalid
+export type SqlFailure =
+  | SqlError
+  | SqlTimeout
+  | SqlConnectionError
+  | SqlParameterError
+  | SqlRowsInvalid
+  | SqlUnknownDatabase
+  | SqlPoolTooSmall
+
+/** admin_shutdown (pg_terminate_backend, a failover), crash_shutdown, cannot_connect_now. */
+const SESSION_ENDED = new Set(["57P01", "57P02", "57P03"])
 
 const CONNECTION_CODES_RETRYABLE = new Set([
   "ECONNREFUSED",
@@ -125,6 +175,9 @@ export const toSqlFailure = (cause: unknown): SqlFailure => {
     if (code === "57014" && /statement timeout/.test(reason)) {
       return new SqlTimeout({ timeoutMs: 0, source: "server", retryable: true })
     }
+    // The server ended the session (terminated, crashed, restarting): a lost connection, whichever of the
+    // error message or the closed socket reaches the client first.
+    if (SESSION_ENDED.has(code)) return new SqlConnectionError({ code, reason, retryable: true })
     return new SqlError({
       sqlstate: code,
       reason,

@@ -11,8 +11,9 @@
  */
 import { Ir, type Node, Node as NodeModule, Validation } from "@jsonflow/core"
 import { Effect, Schema, SchemaRepresentation, Stream } from "effect"
-import { type Row, SqlClient } from "./SqlClient.ts"
-import { type SqlFailure, SqlParameterError, SqlRowsInvalid } from "./SqlErrors.ts"
+import { DEFAULT_DATABASE } from "./config.ts"
+import { type Row, SqlClient, type SqlClientShape } from "./SqlClient.ts"
+import { type SqlFailure, SqlParameterError, SqlPoolTooSmall, SqlRowsInvalid } from "./SqlErrors.ts"
 import { Params, type RowsOf } from "./Statement.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -23,6 +24,16 @@ const RowValue = Schema.Record(Schema.String, Schema.Unknown)
 /** Default client deadline of a statement run by a node. */
 export const DEFAULT_TIMEOUT_MS = 30_000
 
+/** Which configured database a node uses (default `default`); see `Sql.layerDatabases`. */
+const Database = Schema.String.check(Schema.isMinLength(1))
+
+/** Runs `use` with the node's database: the layer's default one when the config names none. */
+const withDatabase = <A, E>(
+  database: string | undefined,
+  use: (db: SqlClientShape) => Effect.Effect<A, E>
+): Effect.Effect<A, E | SqlFailure, SqlClient> =>
+  SqlClient.use((root) => (database === undefined ? use(root) : Effect.flatMap(root.database(database), use)))
+
 /** Config of `sql.query`. */
 export const QueryConfig = Schema.Struct({
   sql: SqlText,
@@ -30,7 +41,9 @@ export const QueryConfig = Schema.Struct({
   /** JSON Schema of one row; rows that do not match fail with SqlRowsInvalid. */
   rows: Schema.optionalKey(JsonSchemaObject),
   /** Client deadline in ms, waiting for a connection included (default 30 000). */
-  timeoutMs: Schema.optionalKey(PositiveInt)
+  timeoutMs: Schema.optionalKey(PositiveInt),
+  /** The configured database to use (default `default`). */
+  database: Schema.optionalKey(Database)
 })
 export type QueryConfig = typeof QueryConfig.Type
 
@@ -80,7 +93,7 @@ export const query = NodeModule.define({
   input: Schema.Unknown,
   output: Schema.Array(RowValue),
   run: (input, config): Effect.Effect<ReadonlyArray<Row>, SqlFailure, SqlClient> => {
-    const rows = SqlClient.use((db) =>
+    const rows = withDatabase(config.database, (db) =>
       Effect.map(db.query(config, { input, timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS }), (r) => r.rows)
     )
     return config.rows === undefined ? rows : Effect.flatMap(rows, (r) => checkRows(r, config.rows))
@@ -119,8 +132,10 @@ export const TransactionConfig = Schema.Struct({
   readOnly: Schema.optionalKey(Schema.Boolean),
   /** The input is an array; the statements run once per element, all in the one transaction. */
   each: Schema.optionalKey(Schema.Boolean),
-  /** Client deadline per statement in ms (default 30 000). */
-  timeoutMs: Schema.optionalKey(PositiveInt)
+  /** Client deadline per statement in ms (default 30 000; COMMIT has none). */
+  timeoutMs: Schema.optionalKey(PositiveInt),
+  /** The configured database to use (default `default`). */
+  database: Schema.optionalKey(Database)
 })
 export type TransactionConfig = typeof TransactionConfig.Type
 
@@ -150,7 +165,7 @@ export const transaction = NodeModule.define({
     }
     const items: ReadonlyArray<unknown> = config.each ? (input as ReadonlyArray<unknown>) : [input]
     const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS
-    return SqlClient.use((db) =>
+    return withDatabase(config.database, (db) =>
       db.transaction(
         (session) =>
           Effect.forEach(items, (item) =>
@@ -182,10 +197,27 @@ export const StreamConfig = Schema.Struct({
   concurrency: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 256 }))),
   /** The graph run per batch or row; its outputs are not kept. */
   body: Ir.Graph,
-  /** Client deadline per fetched batch in ms (default 30 000). */
-  timeoutMs: Schema.optionalKey(PositiveInt)
+  /** Client deadline in ms of each cursor statement (BEGIN, DECLARE, every FETCH; default 30 000). */
+  timeoutMs: Schema.optionalKey(PositiveInt),
+  /** The configured database to use (default `default`). */
+  database: Schema.optionalKey(Database)
 })
 export type StreamConfig = typeof StreamConfig.Type
+
+/**
+ * Whether a body graph runs SQL on `database`: any `sql.*` node in it (nested graphs included) naming the
+ * same database. A subflow called by reference is not looked into.
+ */
+const usesSql = (value: unknown, database: string): boolean => {
+  if (typeof value !== "object" || value === null) return false
+  if (Array.isArray(value)) return value.some((item) => usesSql(item, database))
+  const record = value as Readonly<Record<string, unknown>>
+  if (typeof record.type === "string" && record.type.startsWith("sql.")) {
+    const config = record.config as { readonly database?: unknown } | undefined
+    if ((typeof config?.database === "string" ? config.database : DEFAULT_DATABASE) === database) return true
+  }
+  return Object.values(record).some((item) => usesSql(item, database))
+}
 
 /** What `sql.stream` emits when the cursor is exhausted. */
 export const StreamSummary = Schema.Struct({ rows: Schema.Number, batches: Schema.Number })
@@ -209,29 +241,45 @@ export const stream = NodeModule.define({
   output: StreamSummary,
   subflow: (config) => ({ _tag: "Inline", graph: config.body }),
   run: (input, config, context) =>
-    SqlClient.use((db) => {
+    withDatabase(config.database, (db) => {
       const concurrency = config.concurrency ?? 1
+      // The cursor holds one connection while the body runs; a body using SQL needs one more per run.
+      const needed = concurrency + 1
+      // (maxConnections 0: no such pool; opening the cursor reports that.)
+      const short = db.maxConnections > 0 && db.maxConnections < needed
+      if (short && usesSql(config.body, config.database ?? DEFAULT_DATABASE)) {
+        return Effect.fail(
+          new SqlPoolTooSmall({
+            database: config.database ?? DEFAULT_DATABASE,
+            max: db.maxConnections,
+            needed,
+            retryable: false
+          })
+        )
+      }
       let rows = 0
       let batches = 0
-      return db
+      const counted = db
         .stream(config, {
           input,
           batchSize: config.batchSize ?? 500,
           timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS
         })
         .pipe(
-          Stream.mapEffect(
-            (batch) => {
-              rows += batch.length
-              batches++
-              return config.per === "row"
-                ? Effect.forEach(batch, (row) => context.runSubflow(row), { concurrency, discard: true })
-                : context.runSubflow(batch)
-            },
-            { concurrency }
-          ),
-          Stream.runDrain,
-          Effect.map(() => ({ rows, batches }))
+          Stream.map((batch) => {
+            rows += batch.length
+            batches++
+            return batch
+          })
         )
+      // `concurrency` body runs at most, whether a run gets a batch or a row.
+      const runs =
+        config.per === "row"
+          ? Stream.mapEffect(Stream.flattenIterable(counted), (row) => context.runSubflow(row), { concurrency })
+          : Stream.mapEffect(counted, (batch) => context.runSubflow(batch), { concurrency })
+      return runs.pipe(
+        Stream.runDrain,
+        Effect.map(() => ({ rows, batches }))
+      )
     })
 })

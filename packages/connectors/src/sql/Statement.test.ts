@@ -91,5 +91,12 @@ describe("SQLSTATE classification", () => {
     assert.strictEqual(pipe._tag, "SqlConnectionError")
     const ended = toSqlFailure(Object.assign(new Error("ended"), { code: "CONNECTION_ENDED" }))
     assert.isFalse(ended.retryable)
+    const terminated = toSqlFailure(
+      Object.assign(new Error("terminating connection due to administrator command"), {
+        name: "PostgresError",
+        code: "57P01"
+      })
+    )
+    assert.deepStrictEqual([terminated._tag, terminated.retryable], ["SqlConnectionError", true])
   })
 })

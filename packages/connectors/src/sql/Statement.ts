@@ -54,7 +54,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/
  * ```ts
  * import { Sql } from "@jsonflow/connectors"
  * const byStatus = Sql.sql`select id from orders where status = ${Sql.input("status")}`
- * // { sql: "select id from orders where status = :status", params: {} }
+ * // { sql: "select id from orders where status = :status" }
  * ```
  */
 export const input = (path: string): InputRef => {
@@ -89,7 +89,8 @@ export const sql = (strings: TemplateStringsArray, ...values: ReadonlyArray<unkn
     }
     text += strings[i + 1] ?? ""
   })
-  return { sql: text, params }
+  // No values: no `params` key, so the statement reads as it would be written by hand in JSON.
+  return Object.keys(params).length === 0 ? { sql: text } : { sql: text, params }
 }
 
 /**

@@ -8,9 +8,12 @@
 import { Registry } from "@jsonflow/core"
 import { query, stream, transaction } from "./SqlNodes.ts"
 
+export { ConfigIssue, ConnectorConfigError } from "../shared/ConfigError.ts"
+export { DEFAULT_DATABASE, SqlConfig, SqlDatabases, SqlTls } from "./config.ts"
 export {
   DEFAULTS,
   layer,
+  layerDatabases,
   make,
   type QueryOptions,
   type QueryResult,

@@ -159,6 +159,7 @@ describe("HttpClient", () => {
       )
       assert.strictEqual(get._tag, "HttpTimeout")
       assert.isTrue(get.retryable)
+      if (get._tag === "HttpTimeout") assert.strictEqual(get.timeoutMs, 100, "the deadline that applied")
       assert.strictEqual(post._tag, "HttpTimeout")
       assert.isFalse(post.retryable)
       assert.isTrue(yield* eventually(() => server.openSockets() === 0))

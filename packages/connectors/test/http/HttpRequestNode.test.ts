@@ -122,6 +122,25 @@ describe("http.request", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("TRACE is sent without a body; a TRACE config with a body is refused before sending", () =>
+    Effect.gen(function* () {
+      const server = yield* testServer({
+        "/trace": (_q, r) => r.writeHead(200, { "content-type": "message/http" }).end()
+      })
+      const traced = single(yield* run({ method: "TRACE", url: `${server.origin}/trace` }, { ignored: true }))
+      assert.strictEqual(traced.value.status, 200)
+      assert.deepStrictEqual(
+        server.received.map((r) => [r.method, r.body]),
+        [["TRACE", ""]]
+      )
+      const refused = yield* Effect.flip(
+        run({ method: "TRACE", url: `${server.origin}/trace`, body: "json" }, { a: 1 })
+      )
+      assert.strictEqual(refused._tag, "HttpInvalidRequest")
+      assert.strictEqual(server.received.length, 1, "nothing was sent")
+    }).pipe(Effect.scoped)
+  )
+
   it("rejects out-of-range config values", () => {
     const decode = Schema.decodeUnknownExit(HttpRequestConfig)
     assert.strictEqual(decode({ url: "http://x", maxRedirects: 99 })._tag, "Failure")

@@ -4,12 +4,16 @@ import { describe, expect, it } from "vitest"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 
-describe("README examples (SOAP, gRPC, Redis, mail)", () => {
-  it("every block marked as an example is the type-checked file, verbatim", async () => {
+describe("README examples", () => {
+  it("every block marked as an example is the type-checked (or loaded) file, verbatim", async () => {
     const readme = await readFile(`${root}README.md`, "utf8")
-    const blocks = [...readme.matchAll(/<!-- example: (test\/readme\/[\w.-]+) [^>]*-->\s*```ts\n([\s\S]*?)```/g)]
+    const blocks = [...readme.matchAll(/<!-- example: ([\w./-]+) [^>]*-->\s*```(?:ts|json)\n([\s\S]*?)```/g)]
     expect(blocks.map(([, path]) => path)).toEqual(
       expect.arrayContaining([
+        "test/readme/http.example.ts",
+        "test/readme/sql.example.ts",
+        "../../examples/reference-use-case/flow.ts",
+        "../../examples/reference-use-case/flow.json",
         "test/readme/soap.example.ts",
         "test/readme/grpc.example.ts",
         "test/readme/redis.example.ts",

@@ -184,12 +184,55 @@ Services.describeWith(pg, "SqlClient (PostgreSQL)", () => {
             client.query({ sql: `insert into ${table} values (1)` }, { timeoutMs: 100 })
           )
           assert.strictEqual(waited._tag, "SqlTimeout")
+          assert.isTrue(waited.retryable, "it never left the line, so repeating it is safe")
           yield* Fiber.join(holder)
           yield* client.query({ sql: "select pg_sleep(0.2)" })
           const rows = yield* Effect.promise(() => db.admin.unsafe(`select count(*)::int as c from ${table}`))
           assert.strictEqual(rows[0]?.c, 0, "the timed-out insert was never sent")
         })
       )
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a write past its client deadline is cancelled on the server: retryable, and nothing was written", () =>
+    Effect.gen(function* () {
+      const db = yield* testDatabase
+      const table = `${db.schema}.slow`
+      yield* Effect.promise(() => db.admin.unsafe(`create table ${table} (n int)`))
+      const error = yield* withDb(db, {}, (client) =>
+        Effect.flip(client.query({ sql: `insert into ${table} select 1 from pg_sleep(5)` }, { timeoutMs: 150 }))
+      )
+      assert.strictEqual(error._tag, "SqlTimeout")
+      assert.isTrue(error.retryable, "the server confirmed the cancel: the insert rolled back")
+      const rows = yield* Effect.promise(() => db.admin.unsafe(`select count(*)::int as c from ${table}`))
+      assert.strictEqual(rows[0]?.c, 0)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a connection lost mid-statement is a retryable SqlConnectionError; the next statement runs", () =>
+    Effect.gen(function* () {
+      const db = yield* testDatabase
+      yield* withDb(db, { max: 1 }, (client) =>
+        Effect.gen(function* () {
+          const running = yield* Effect.forkChild(Effect.flip(client.query({ sql: "select pg_sleep(10)" })))
+          assert.isTrue(yield* until(db, (c) => c.some((x) => x.state === "active" && x.query.includes("pg_sleep"))))
+          // A second connection kills the backend, as a failover or an operator would.
+          yield* Effect.promise(
+            () =>
+              db.admin`select pg_terminate_backend(pid) from pg_stat_activity
+                       where application_name = ${db.appName} and query like '%pg_sleep%'`
+          )
+          const error = yield* Fiber.join(running)
+          assert.strictEqual(error._tag, "SqlConnectionError")
+          assert.isTrue(error.retryable)
+          // Either the server's 57P01 message or the closed socket reaches the client first.
+          if (error._tag === "SqlConnectionError") assert.include(["57P01", "CONNECTION_CLOSED"], error.code)
+          const again = yield* client.query({ sql: "select 4 as four" })
+          assert.deepStrictEqual(again.rows, [{ four: 4 }], "the pool opened a new connection")
+          assert.strictEqual((yield* Effect.promise(() => db.connections())).length, 1)
+        })
+      )
+      assert.isTrue(yield* until(db, (c) => c.length === 0), "closing the layer closed the pool")
     }).pipe(Effect.scoped)
   )
 

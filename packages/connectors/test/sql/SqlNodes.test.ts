@@ -127,4 +127,86 @@ Services.describeWith(pg, "SQL nodes (PostgreSQL)", () => {
       assert.isTrue(yield* Effect.promise(() => db.until((c) => c.length === 0)), "no connection left open")
     }).pipe(Effect.scoped)
   )
+
+  it.live("sql.stream whose body runs SQL fails fast when the pool cannot hold the cursor and the body runs", () =>
+    Effect.gen(function* () {
+      const db = yield* testDatabase
+      yield* setup(db, "create table $S.seen (n int primary key)")
+      const flow = (concurrency: number) => ({
+        id: "rows-one-by-one",
+        version: "1",
+        trigger: { type: "manual" },
+        nodes: {
+          each: {
+            type: "sql.stream",
+            config: {
+              sql: "select n from generate_series(1, 5) as n",
+              batchSize: 2,
+              per: "row",
+              concurrency,
+              body: {
+                nodes: { insert: { type: "sql.query", config: { sql: `insert into ${db.schema}.seen values (:n)` } } },
+                edges: [{ from: { node: "$input", port: "out" }, to: { node: "insert", port: "in" } }]
+              }
+            }
+          }
+        },
+        edges: [{ from: { node: "$input", port: "out" }, to: { node: "each", port: "in" } }],
+        output: { node: "each", port: "out" }
+      })
+      const registry = Registry.merge(Builtins.registry, Sql.registry)
+      const pool = (max: number) => Sql.layer({ url: Services.postgresUrl, applicationName: db.appName, max })
+      const tooSmall = yield* Effect.flip(
+        Effect.flatMap(Compiler.compile(flow(2), registry), (c) => c.run(undefined)).pipe(Effect.provide(pool(2)))
+      )
+      assert.strictEqual(tooSmall._tag, "NodeFailed")
+      const cause = tooSmall._tag === "NodeFailed" ? tooSmall.cause : undefined
+      assert.deepStrictEqual(
+        cause instanceof Sql.SqlPoolTooSmall ? [cause.max, cause.needed, cause.retryable] : cause,
+        [2, 3, false]
+      )
+      const none = yield* Effect.promise(() => db.admin.unsafe(`select count(*)::int as c from ${db.schema}.seen`))
+      assert.strictEqual(none[0]?.c, 0, "it failed before the cursor opened")
+      const done = yield* Effect.flatMap(Compiler.compile(flow(2), registry), (c) => c.run(undefined)).pipe(
+        Effect.provide(pool(3))
+      )
+      assert.deepStrictEqual(done.output, { rows: 5, batches: 3 })
+      const seen = yield* Effect.promise(() => db.admin.unsafe(`select n from ${db.schema}.seen order by n`))
+      assert.deepStrictEqual(
+        seen.map((r) => r.n),
+        [1, 2, 3, 4, 5]
+      )
+      assert.isTrue(yield* Effect.promise(() => db.until((c) => c.length === 0)), "no connection left open")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("several databases: nodes pick one with `database`; an unknown name is a typed error", () =>
+    Effect.gen(function* () {
+      const main = yield* testDatabase
+      const other = yield* testDatabase
+      yield* setup(main, "create table $S.who (name text)", "insert into $S.who values ('main')")
+      yield* setup(other, "create table $S.who (name text)", "insert into $S.who values ('other')")
+      const live = Sql.layerDatabases({
+        databases: {
+          default: { url: Services.postgresUrl, searchPath: main.schema, applicationName: main.appName },
+          other: { url: Services.postgresUrl, searchPath: other.schema, applicationName: other.appName, max: 2 }
+        }
+      })
+      const read = (database?: string) =>
+        runOut(Sql.query, {}, { sql: "select name from who", ...(database === undefined ? {} : { database }) })
+      const [fromDefault, fromOther, unknown] = yield* Effect.all([
+        read(),
+        read("other"),
+        Effect.flip(read("erp"))
+      ]).pipe(Effect.provide(live))
+      assert.deepStrictEqual(fromDefault, [{ name: "main" }])
+      assert.deepStrictEqual(fromOther, [{ name: "other" }])
+      assert.deepStrictEqual(unknown._tag === "SqlUnknownDatabase" ? [unknown.database, unknown.known] : unknown, [
+        "erp",
+        ["default", "other"]
+      ])
+      assert.isTrue(yield* Effect.promise(() => other.until((c) => c.length === 0)), "both pools closed")
+      assert.isTrue(yield* Effect.promise(() => main.until((c) => c.length === 0)))
+    }).pipe(Effect.scoped)
+  )
 })
