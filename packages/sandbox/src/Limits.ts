@@ -51,16 +51,38 @@ export const ceilings: Limits = {
   maxLogBytes: 1024 * 1024
 }
 
-const MINIMUM: Limits = { timeoutMs: 1, memoryMb: 8, maxInputBytes: 0, maxOutputBytes: 0, maxLogBytes: 0 }
+/**
+ * The ceilings a runner applies: its `maxLimits` over {@link ceilings}. `Sandbox.layer` and `Nodes.make`
+ * both use this, so a node config is checked against the same ceilings its calls get.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "@jsonflow/sandbox"
+ * Limits.ceilingsOf({ timeoutMs: 300_000 }).timeoutMs // 300000
+ * ```
+ */
+export const ceilingsOf = (maxLimits: Partial<Limits> | undefined): Limits =>
+  resolve(maxLimits, ceilings, {
+    timeoutMs: Number.MAX_SAFE_INTEGER,
+    memoryMb: Number.MAX_SAFE_INTEGER,
+    maxInputBytes: Number.MAX_SAFE_INTEGER,
+    maxOutputBytes: Number.MAX_SAFE_INTEGER,
+    maxLogBytes: Number.MAX_SAFE_INTEGER
+  })
+
+/** The smallest value of each limit (a request below it is raised to it). */
+export const minimums: Limits = { timeoutMs: 1, memoryMb: 8, maxInputBytes: 0, maxOutputBytes: 0, maxLogBytes: 0 }
 
 const pick = (key: keyof Limits, request: Partial<Limits> | undefined, base: Limits, top: Limits): number => {
   const wanted = request?.[key] ?? base[key]
-  const bounded = Math.min(Math.max(Math.floor(wanted), MINIMUM[key]), top[key])
+  const bounded = Math.min(Math.max(Math.floor(wanted), minimums[key]), top[key])
   return Number.isFinite(bounded) ? bounded : base[key]
 }
 
 /**
- * Resolves the limits of one call: the node's request over the runner's defaults, capped by the ceilings.
+ * Resolves the limits of one call: the request over the runner's defaults, capped by the ceilings. A `js`/
+ * `ts` node's config never reaches a cap: a value over its runner's ceiling is refused when the flow is
+ * loaded (see `Nodes.make`); for calls made with `Sandbox.run(..., { limits })` the cap applies.
  *
  * @example
  * ```ts

@@ -43,6 +43,8 @@ export interface RunOptions {
   readonly executionId?: string
   /** Shown to the script as `ctx.variables` (a copy: changing it changes nothing outside). */
   readonly variables?: Readonly<Record<string, unknown>>
+  /** Shown to the script as `ctx.attempt`: 1 for the first attempt of a node, 2 for its first retry, ... */
+  readonly attempt?: number
   /** This call's limits, over the runner's defaults and capped by its ceilings. */
   readonly limits?: Partial<Limits.Limits>
 }
@@ -55,12 +57,60 @@ export interface LogLine {
 
 /** What a successful call returns. */
 export interface ScriptResult {
-  /** The transform's result: plain JSON data (no `__proto__` or `constructor` keys). */
+  /** The transform's result: plain JSON data (`__proto__` keys dropped; `constructor` is kept as data). */
   readonly output: unknown
   readonly logs: ReadonlyArray<LogLine>
   /** Console lines dropped (or cut short) because of the log byte cap. */
   readonly droppedLogs: number
 }
+
+/**
+ * What the sandbox is doing, for metrics: gauges read now and counters since the layer was built. Reading
+ * it costs a few field reads (see {@link SandboxService.stats}).
+ */
+export interface SandboxStats {
+  /** Sandbox processes: how many the layer keeps (`processes`), how many are running now (starting or up). */
+  readonly processes: { readonly configured: number; readonly alive: number }
+  /** Calls sent to a sandbox process and not answered yet (at most `pipeline` per process). */
+  readonly callsInFlight: number
+  /** Calls waiting on the host for a process to take them. */
+  readonly callsQueued: number
+  /**
+   * Processes started to replace one: after a crash, a kill at a call's deadline, or a retirement over
+   * `maxRssMb`.
+   */
+  readonly processRestarts: number
+  /** Scripts refused right now because their calls killed the sandbox process `quarantineAfter` times. */
+  readonly quarantinedScripts: number
+  /** Isolates replaced inside the processes: after `recycleAfterCalls`, a timeout or running out of memory. */
+  readonly isolatesRecycled: number
+  /**
+   * Finished calls of `run`, by outcome: `ok`, the `_tag` of the typed error (`ScriptTimeout`,
+   * `ScriptError`, `ScriptCompileError`, `InputTooLarge`, ...), or `interrupted` when the caller stopped
+   * waiting. A key appears with its first call; the object is a fresh copy.
+   */
+  readonly callsByOutcome: Readonly<Record<string, number>>
+}
+
+/**
+ * The stats of a sandbox that has not started (every counter 0), e.g. for a wrapper that starts the
+ * sandbox on first use.
+ *
+ * @example
+ * ```ts
+ * import { emptyStats } from "@jsonflow/sandbox"
+ * emptyStats(2).processes // { configured: 2, alive: 0 }
+ * ```
+ */
+export const emptyStats = (configuredProcesses: number): SandboxStats => ({
+  processes: { configured: configuredProcesses, alive: 0 },
+  callsInFlight: 0,
+  callsQueued: 0,
+  processRestarts: 0,
+  quarantinedScripts: 0,
+  isolatesRecycled: 0,
+  callsByOutcome: {}
+})
 
 /** The service interface. */
 export interface SandboxService {
@@ -101,6 +151,19 @@ export interface SandboxService {
   ) => Effect.Effect<ScriptResult, SandboxError>
   /** The runner's default limits (what a call gets when it asks for nothing). */
   readonly limits: Limits.Limits
+  /**
+   * A snapshot of the sandbox's gauges and counters, for a metrics endpoint. Synchronous and cheap (no
+   * message to the sandbox processes): call it on every scrape.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Sandbox } from "@jsonflow/sandbox"
+   * const scrape = Sandbox.use((s) => Effect.sync(() => s.stats()))
+   * // { processes: { configured: 1, alive: 1 }, callsInFlight: 0, ..., callsByOutcome: { ok: 12, ScriptTimeout: 1 } }
+   * ```
+   */
+  readonly stats: () => SandboxStats
 }
 
 /**
@@ -132,8 +195,18 @@ export interface SandboxOptions {
   readonly pipeline?: number
   /** An isolate is replaced after this many calls (default 10,000), and after any timeout or OOM. */
   readonly recycleAfterCalls?: number
-  /** A sandbox process whose resident memory passes this is replaced (default 1024 MB). */
+  /**
+   * A sandbox process whose resident memory passes this is replaced once it is between calls (default
+   * 1024 MB): checked by the process after calls and by the host every 250 ms (Linux).
+   */
   readonly maxRssMb?: number
+  /**
+   * A sandbox process whose resident memory passes this is killed at once, even in the middle of a call
+   * (default twice `maxRssMb`, at least 512 MB; 0 turns it off): the call fails with `SandboxCrashed`. Read from /proc every
+   * 250 ms (Linux only); the process's own heap is also capped with `--max-old-space-size` (half of
+   * `maxRssMb`, at least 256 MB) unless `execArgv` sets it.
+   */
+  readonly hardRssMb?: number
   /** How long past a call's time limit the supervisor waits before killing the process (default 1000 ms). */
   readonly deadlineGraceMs?: number
   /** How long a sandbox process may take to start (default 15,000 ms). */
@@ -160,14 +233,18 @@ export interface SandboxOptions {
 
 const EMPTY_LOGS: ReadonlyArray<LogLine> = []
 
-const stripDangerousKeys = (key: string, value: unknown) =>
-  key === "__proto__" || key === "constructor" ? undefined : value
+const dropProto = (key: string, value: unknown) => (key === "__proto__" ? undefined : value)
 
-/** Parses the JSON text of a result; keys that could pollute prototypes on the host are dropped. */
+/**
+ * Parses the JSON text of a result. `__proto__` keys are dropped: `JSON.parse` makes them own properties,
+ * but copying such an object (`Object.assign`, a `for…in` copy) would set the copy's prototype. `constructor`
+ * is an ordinary key and is kept (`{ "constructor": "Bob" }` is data): on a parsed object it is an own data
+ * property, which reads, spreads, `Object.assign` and JSON treat like any other. The text comes from the
+ * isolate's frozen `JSON.stringify`, which never escapes the letters of a key, so the `includes` test is
+ * exact.
+ */
 const parseOutput = (json: string): unknown =>
-  json.includes('"__proto__"') || json.includes('"constructor"')
-    ? JSON.parse(json, stripDangerousKeys)
-    : JSON.parse(json)
+  json.includes('"__proto__"') ? JSON.parse(json, dropProto) : JSON.parse(json)
 
 interface Where {
   readonly nodeId: string
@@ -180,7 +257,7 @@ const str = (value: unknown, fallback = "") => (typeof value === "string" ? valu
 const num = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : undefined)
 
 /** Builds the typed error for an error result of the isolate or the supervisor. */
-const toError = (raw: Raw, where: Where, limits: Limits.Limits): SandboxError => {
+const toError = (raw: Raw, where: Where, limits: Limits.Limits, script: Script.CompiledScript): SandboxError => {
   switch (raw._tag) {
     case "ScriptTimeout": {
       const reason = raw.reason === "never-settled" || raw.reason === "deadline" ? raw.reason : "cpu"
@@ -190,8 +267,16 @@ const toError = (raw: Raw, where: Where, limits: Limits.Limits): SandboxError =>
       return new ScriptMemoryLimit({ ...where, memoryMb: limits.memoryMb })
     case "ScriptError": {
       const line = num(raw.line)
-      const column = num(raw.column)
-      const stack = str(raw.stack)
+      let column = num(raw.column)
+      let stack = str(raw.stack)
+      if (script.columnShifts.length > 0) {
+        // The compiler inserted characters on some lines (see Script.columnShifts): report the user's columns.
+        if (line !== undefined && column !== undefined) column = Script.originalPosition(script, line, column).column
+        stack = stack.replace(
+          /script:(\d+):(\d+)/g,
+          (_, l: string, c: string) => `script:${l}:${Script.originalPosition(script, Number(l), Number(c)).column}`
+        )
+      }
       return new ScriptError({
         ...where,
         errorName: str(raw.errorName, "Error"),
@@ -231,19 +316,30 @@ const parseLogs = (json: string): { readonly logs: ReadonlyArray<LogLine>; reado
 /**
  * Decodes a result string (`o|e`, logs JSON, newline, output JSON or error JSON) into the call's outcome.
  */
-const decode = (text: string, where: Where, limits: Limits.Limits): Effect.Effect<ScriptResult, SandboxError> => {
+const decode = (
+  text: string,
+  where: Where,
+  limits: Limits.Limits,
+  count: (outcome: string) => void,
+  script: Script.CompiledScript
+): Effect.Effect<ScriptResult, SandboxError> => {
+  let failure: SandboxError
   try {
     const newline = text.indexOf("\n")
     const logsJson = text.slice(1, newline)
     const body = text.slice(newline + 1)
     const { logs, dropped } = logsJson === "" ? { logs: EMPTY_LOGS, dropped: 0 } : parseLogs(logsJson)
     if (text.charCodeAt(0) === 111 /* o */) {
-      return Effect.succeed({ output: parseOutput(body), logs, droppedLogs: dropped })
+      const output = parseOutput(body)
+      count("ok")
+      return Effect.succeed({ output, logs, droppedLogs: dropped })
     }
-    return Effect.fail(toError(JSON.parse(body) as Raw, where, limits))
+    failure = toError(JSON.parse(body) as Raw, where, limits, script)
   } catch (error) {
-    return Effect.fail(new SandboxCrashed({ ...where, reason: `an unreadable answer from the sandbox: ${error}` }))
+    failure = new SandboxCrashed({ ...where, reason: `an unreadable answer from the sandbox: ${error}` })
   }
+  count(failure._tag)
+  return Effect.fail(failure)
 }
 
 /** The same compile error, for a given node and execution. */
@@ -297,13 +393,7 @@ export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox, Sandbo
   Layer.effect(
     Sandbox,
     Effect.gen(function* () {
-      const ceilings = Limits.resolve(options.maxLimits, Limits.ceilings, {
-        timeoutMs: Number.MAX_SAFE_INTEGER,
-        memoryMb: Number.MAX_SAFE_INTEGER,
-        maxInputBytes: Number.MAX_SAFE_INTEGER,
-        maxOutputBytes: Number.MAX_SAFE_INTEGER,
-        maxLogBytes: Number.MAX_SAFE_INTEGER
-      })
+      const ceilings = Limits.ceilingsOf(options.maxLimits)
       const defaults = Limits.resolve(options.limits, Limits.defaults, ceilings)
       const policy = options.staticChecks ?? "block"
       const supervisor = yield* Effect.acquireRelease(
@@ -318,6 +408,7 @@ export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox, Sandbo
               permissions: options.nodePermissions ?? true,
               quarantineAfter: options.quarantineAfter ?? 3,
               quarantineMs: options.quarantineMs ?? 600_000,
+              hardRssMb: options.hardRssMb ?? Math.max(512, 2 * (options.maxRssMb ?? 1_024)),
               worker: {
                 recycleAfterCalls: Math.max(1, options.recycleAfterCalls ?? 10_000),
                 maxRssMb: options.maxRssMb ?? 1_024,
@@ -353,41 +444,68 @@ export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox, Sandbo
           )
         })
 
+      // Outcomes of finished calls, for stats(): a handful of keys, one increment per call.
+      const outcomes = new Map<string, number>()
+      const count = (outcome: string) => {
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+      }
+
       const run: SandboxService["run"] = (script, input, runOptions = {}) =>
         Effect.suspend(() => {
           const where: Where = { nodeId: runOptions.nodeId ?? "", executionId: runOptions.executionId ?? "" }
           let compiled: Script.CompiledScript
           if (typeof script === "string") {
             const outcome = Script.compile(script, { language: "js", staticChecks: policy })
-            if (Result.isFailure(outcome)) return Effect.fail(locate(outcome.failure, where))
+            if (Result.isFailure(outcome)) {
+              count("ScriptCompileError")
+              return Effect.fail(locate(outcome.failure, where))
+            }
             compiled = outcome.success
           } else {
             compiled = script
           }
           const limits = Limits.resolve(runOptions.limits, defaults, ceilings)
           const payload = serializeInput(input, runOptions.variables, where, limits)
-          if (Result.isFailure(payload)) return Effect.fail(payload.failure)
+          if (Result.isFailure(payload)) {
+            count(payload.failure._tag)
+            return Effect.fail(payload.failure)
+          }
           return Effect.callback<ScriptResult, SandboxError>((resume) => {
             const call: Call = {
               scriptId: compiled.id,
               code: compiled.code,
               nodeId: where.nodeId,
               executionId: where.executionId,
+              attempt: runOptions.attempt ?? 1,
               timeoutMs: limits.timeoutMs,
               memoryMb: limits.memoryMb,
               maxOutputBytes: limits.maxOutputBytes,
               maxLogBytes: limits.maxLogBytes,
               payload: payload.success,
-              done: (text) => resume(decode(text, where, limits)),
+              done: (text) => resume(decode(text, where, limits, count, compiled)),
               cancelled: false
             }
             supervisor.submit(call)
             return Effect.sync(() => {
               call.cancelled = true
+              count("interrupted")
             })
           })
         })
 
-      return Sandbox.of({ compile, run, limits: defaults })
+      const stats = (): SandboxStats => {
+        const now = supervisor.stats()
+        return {
+          processes: { configured: now.configured, alive: now.alive },
+          callsInFlight: now.inFlight,
+          callsQueued: now.queued,
+          processRestarts: now.restarts,
+          quarantinedScripts: now.quarantined,
+          isolatesRecycled: now.isolatesRecycled,
+          callsByOutcome: Object.fromEntries(outcomes)
+        }
+      }
+
+      return Sandbox.of({ compile, run, limits: defaults, stats })
     })
   )

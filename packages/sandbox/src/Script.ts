@@ -12,6 +12,7 @@ import { createHash } from "node:crypto"
 import * as acorn from "acorn"
 import { Result } from "effect"
 import { type Finding, ScriptCompileError } from "./errors.ts"
+import * as SesCompat from "./internal/sesCompat.ts"
 import { type StaticCheckPolicy, staticCheck } from "./staticCheck.ts"
 import { stripTypes } from "./typescript.ts"
 
@@ -27,6 +28,12 @@ export interface CompiledScript {
   readonly code: string
   /** What the static checks reported (not blocking, or the policy did not block). */
   readonly findings: ReadonlyArray<Finding>
+  /**
+   * Characters the compiler inserted so that SES accepts the script (an escape in a string that contains
+   * `<!--`, say): on user line `line`, `length` characters before 0-based `column`. Usually empty. Positions
+   * the isolate reports go through {@link originalPosition}.
+   */
+  readonly columnShifts: ReadonlyArray<readonly [line: number, column: number, length: number]>
 }
 
 /** Options of {@link compile}. */
@@ -222,10 +229,45 @@ const compileUncached = (
   if (blocking !== undefined) return fail("forbidden", blocking.message, blocking.line, blocking.column, findings)
   const rewritten = rewriteExports(js, program)
   if (Result.isFailure(rewritten)) return Result.fail(rewritten.failure)
-  const code = `${HEADER}\n${rewritten.success.body}${FOOTER(rewritten.success.tail)}`
+  let body = rewritten.success.body
+  let columnShifts: ReadonlyArray<SesCompat.Shift> = []
+  // SES refuses some text even in strings and comments: rewrite it here, or refuse it here with its place,
+  // rather than at the first call.
+  if (SesCompat.refused(body)) {
+    const made = SesCompat.rewrite(js, body)
+    if (made._tag === "Refused") {
+      const { line, column } = acorn.getLineInfo(js, made.offset)
+      return fail("forbidden", made.detail, line, column + 1)
+    }
+    body = made.code
+    columnShifts = made.shifts
+  }
+  const code = `${HEADER}\n${body}${FOOTER(rewritten.success.tail)}`
   const id = createHash("sha256").update(code).digest("hex").slice(0, 32)
-  return Result.succeed({ id, language, code, findings })
+  return Result.succeed({ id, language, code, findings, columnShifts })
 }
+
+/**
+ * Maps a 1-based position the isolate reported (user line, column in the compiled code) to the user's
+ * source: the same unless the compiler inserted characters earlier on that line (see
+ * {@link CompiledScript.columnShifts}).
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import { Script } from "@jsonflow/sandbox"
+ * const compiled = Script.compile("export default () => '<!--' + x")
+ * if (Result.isSuccess(compiled)) Script.originalPosition(compiled.success, 1, 32) // { line: 1, column: 31 }
+ * ```
+ */
+export const originalPosition = (
+  script: CompiledScript,
+  line: number,
+  column: number
+): { readonly line: number; readonly column: number } => ({
+  line,
+  column: script.columnShifts.length === 0 ? column : SesCompat.mapColumn(script.columnShifts, line, column)
+})
 
 const CACHE_SIZE = 2048
 const caches = new Map<string, Map<string, Result.Result<CompiledScript, ScriptCompileError>>>()

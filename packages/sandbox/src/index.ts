@@ -12,12 +12,14 @@ export * as Nodes from "./nodes.ts"
 export { JsConfig, jsNode, TsConfig, tsNode } from "./nodes.ts"
 export {
   type CompileOptions,
+  emptyStats,
   type LogLine,
   layer,
   type RunOptions,
   Sandbox,
   type SandboxOptions,
   type SandboxService,
+  type SandboxStats,
   type ScriptResult
 } from "./Sandbox.ts"
 /** Compiling scripts: type stripping, static checks, the factory rewrite, the cache. */

@@ -14,9 +14,10 @@
 import { Node } from "@jsonflow/core"
 import { Effect, Result, Schema } from "effect"
 import { type SandboxError, ScriptPortInvalid } from "./errors.ts"
-import type * as Limits from "./Limits.ts"
+import * as Limits from "./Limits.ts"
 import { Sandbox, type ScriptResult } from "./Sandbox.ts"
 import * as Script from "./Script.ts"
+import type { StaticCheckPolicy } from "./staticCheck.ts"
 
 const PortName = Schema.String.check(
   Schema.isPattern(/^(?!error$)[A-Za-z_][A-Za-z0-9_-]*$/, {
@@ -24,33 +25,71 @@ const PortName = Schema.String.check(
   })
 )
 
-/** Syntax errors surface when the flow is compiled (config decoding), with their position. */
-const compiles = (language: Script.Language) =>
+/**
+ * What the node definitions must know of the sandbox that will run them, so that a flow is checked when it
+ * is loaded exactly as its calls will be: pass the same options as to `Sandbox.layer` (extra fields are
+ * ignored).
+ */
+export interface NodeOptions {
+  /** The sandbox's static-check policy (default `"block"`, as `Sandbox.layer`'s). */
+  readonly staticChecks?: StaticCheckPolicy
+  /** The sandbox's ceilings (default {@link Limits.ceilings}, as `Sandbox.layer`'s). */
+  readonly maxLimits?: Partial<Limits.Limits>
+}
+
+/**
+ * Scripts are compiled when the flow is loaded (config decoding) with the policy the sandbox applies: a
+ * syntax error or a construct the policy blocks is reported then, with its position. The compiled script
+ * is cached, so the node's first call does not compile it again.
+ */
+const compiles = (language: Script.Language, policy: StaticCheckPolicy) =>
   Schema.makeFilter((source: string) => {
-    const outcome = Script.compile(source, { language, staticChecks: "off" })
+    const outcome = Script.compile(source, { language, staticChecks: policy })
     if (Result.isSuccess(outcome)) return undefined
     const error = outcome.failure
-    return `the script does not compile: line ${error.line}, column ${error.column}: ${error.detail}`
+    const what = error.reason === "forbidden" ? "the script is refused" : "the script does not compile"
+    return `${what}: line ${error.line}, column ${error.column}: ${error.detail}`
   })
 
-const configOf = (language: Script.Language) =>
-  Schema.Struct({
+const UNITS: Readonly<Record<keyof Limits.Limits, string>> = {
+  timeoutMs: "ms",
+  memoryMb: "MB",
+  maxInputBytes: "bytes",
+  maxOutputBytes: "bytes",
+  maxLogBytes: "bytes"
+}
+
+/** A limit between the sandbox's minimum and the runner's ceiling: over it is an error, not a silent cap. */
+const limit = (key: keyof Limits.Limits, ceilings: Limits.Limits) =>
+  Schema.optionalKey(
+    Schema.Int.check(
+      Schema.isGreaterThanOrEqualTo(Limits.minimums[key]),
+      Schema.isLessThanOrEqualTo(ceilings[key], {
+        message: `${key} is over the sandbox's ceiling of ${ceilings[key]} ${UNITS[key]} (raise maxLimits.${key} of the runner's sandbox to allow it)`
+      })
+    )
+  )
+
+const configOf = (language: Script.Language, options: NodeOptions) => {
+  const ceilings = Limits.ceilingsOf(options.maxLimits)
+  return Schema.Struct({
     /** The module: `export default (input, ctx) => output`. */
-    source: Schema.String.check(compiles(language)),
+    source: Schema.String.check(compiles(language, options.staticChecks ?? "block")),
     /** Output ports (default `["out"]`); with more than one, the script returns `{ port, value }`. */
     ports: Schema.optionalKey(Schema.Array(PortName).check(Schema.isMinLength(1))),
-    timeoutMs: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 600_000 }))),
-    memoryMb: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 8, maximum: 8_192 }))),
-    maxInputBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
-    maxOutputBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
-    maxLogBytes: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
+    timeoutMs: limit("timeoutMs", ceilings),
+    memoryMb: limit("memoryMb", ceilings),
+    maxInputBytes: limit("maxInputBytes", ceilings),
+    maxOutputBytes: limit("maxOutputBytes", ceilings),
+    maxLogBytes: limit("maxLogBytes", ceilings)
   })
+}
 
-/** Config of a `js` node. */
-export const JsConfig = configOf("js")
+/** Config of a `js` node (checked with the default policy and ceilings; see {@link make}). */
+export const JsConfig = configOf("js", {})
 export type JsConfig = typeof JsConfig.Type
-/** Config of a `ts` node. */
-export const TsConfig = configOf("ts")
+/** Config of a `ts` node (checked with the default policy and ceilings; see {@link make}). */
+export const TsConfig = configOf("ts", {})
 export type ScriptConfig = typeof JsConfig.Type
 
 const DEFAULT_PORTS: ReadonlyArray<string> = ["out"]
@@ -133,6 +172,7 @@ const runScript =
           sandbox.run(script, input, {
             ...where,
             variables: context.variables,
+            attempt: context.attempt,
             ...(limits === undefined ? {} : { limits })
           })
         ),
@@ -142,8 +182,31 @@ const runScript =
       )
     })
 
+const defineJs = (config: typeof JsConfig) =>
+  Node.define({
+    type: "js",
+    description: "Runs a JavaScript transform `export default (input, ctx) => output` in the sandbox.",
+    config,
+    input: Schema.Unknown,
+    outputs: { out: Schema.Unknown },
+    dynamicPorts: (config) => config.ports ?? DEFAULT_PORTS,
+    run: runScript("js")
+  })
+
+const defineTs = (config: typeof TsConfig) =>
+  Node.define({
+    type: "ts",
+    description: "Runs a TypeScript transform `export default (input, ctx) => output` in the sandbox (types stripped).",
+    config,
+    input: Schema.Unknown,
+    outputs: { out: Schema.Unknown },
+    dynamicPorts: (config) => config.ports ?? DEFAULT_PORTS,
+    run: runScript("ts")
+  })
+
 /**
- * The `js` node: a JavaScript transform.
+ * The `js` node: a JavaScript transform. Its config is checked with the default static-check policy and
+ * ceilings; a runner whose sandbox has other ones uses {@link make}.
  *
  * @example
  * ```json
@@ -151,15 +214,7 @@ const runScript =
  * ```
  * Branching: `{ "ports": ["big", "small"], "source": "export default (o) => ({ port: o.total > 100 ? 'big' : 'small', value: o })" }`
  */
-export const jsNode = Node.define({
-  type: "js",
-  description: "Runs a JavaScript transform `export default (input, ctx) => output` in the sandbox.",
-  config: JsConfig,
-  input: Schema.Unknown,
-  outputs: { out: Schema.Unknown },
-  dynamicPorts: (config) => config.ports ?? DEFAULT_PORTS,
-  run: runScript("js")
-})
+export const jsNode = defineJs(JsConfig)
 
 /**
  * The `ts` node: a TypeScript transform (types are stripped; enums and namespaces are refused).
@@ -169,15 +224,27 @@ export const jsNode = Node.define({
  * { "id": "total", "type": "ts", "config": { "source": "export default (o: { total: number }): number => o.total * 1.2" } }
  * ```
  */
-export const tsNode = Node.define({
-  type: "ts",
-  description: "Runs a TypeScript transform `export default (input, ctx) => output` in the sandbox (types stripped).",
-  config: TsConfig,
-  input: Schema.Unknown,
-  outputs: { out: Schema.Unknown },
-  dynamicPorts: (config) => config.ports ?? DEFAULT_PORTS,
-  run: runScript("ts")
-})
+export const tsNode = defineTs(TsConfig)
 
-/** Both script node types, ready for `Registry.make(...definitions)`. */
+/** Both script node types, for a sandbox with the default options, ready for `Registry.make(...definitions)`. */
 export const definitions = [jsNode, tsNode] as const
+
+/**
+ * The `js` and `ts` definitions for a sandbox built with `options`: a flow is then refused when it is
+ * loaded if a script is one the sandbox's static-check policy blocks, or a node asks for a limit over the
+ * sandbox's ceilings (naming the node, the field, the value and the ceiling), rather than failing at every
+ * call or being silently capped.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@jsonflow/core"
+ * import { Nodes, Sandbox } from "@jsonflow/sandbox"
+ * const sandboxOptions = { staticChecks: "report", maxLimits: { timeoutMs: 300_000 } } as const
+ * const registry = Registry.make(...Nodes.make(sandboxOptions))
+ * const live = Sandbox.layer(sandboxOptions)
+ * ```
+ */
+export const make = (options: NodeOptions = {}): readonly [typeof jsNode, typeof tsNode] => {
+  if ((options.staticChecks ?? "block") === "block" && options.maxLimits === undefined) return definitions
+  return [defineJs(configOf("js", options)), defineTs(configOf("ts", options))] as const
+}

@@ -12,12 +12,12 @@ layer(Sandbox.layer(), { excludeTestServices: true })("Sandbox (production layer
     Effect.gen(function* () {
       const sandbox = yield* Sandbox
       const result = yield* sandbox.run(
-        "export default (order, ctx) => ({ total: order.items.reduce((s, i) => s + i, 0), node: ctx.nodeId, execution: ctx.executionId, region: ctx.variables.region })",
+        "export default (order, ctx) => ({ total: order.items.reduce((s, i) => s + i, 0), node: ctx.nodeId, execution: ctx.executionId, region: ctx.variables.region, attempt: ctx.attempt })",
         { items: [1, 2, 3] },
-        { nodeId: "sum", executionId: "e-1", variables: { region: "eu" } }
+        { nodeId: "sum", executionId: "e-1", variables: { region: "eu" }, attempt: 3 }
       )
       assert.deepStrictEqual(result, {
-        output: { total: 6, node: "sum", execution: "e-1", region: "eu" },
+        output: { total: 6, node: "sum", execution: "e-1", region: "eu", attempt: 3 },
         logs: [],
         droppedLogs: 0
       })
@@ -140,18 +140,32 @@ layer(Sandbox.layer(), { excludeTestServices: true })("Sandbox (production layer
     })
   )
 
-  it.effect("drops __proto__ and constructor keys from results", () =>
+  it.effect("drops __proto__ keys from results and keeps constructor as an ordinary data key", () =>
     Effect.gen(function* () {
       const sandbox = yield* Sandbox
       const { output } = yield* sandbox.run(
         `export default () => JSON.parse('{"__proto__":{"admin":true},"constructor":{"prototype":{"admin":true}},"list":[{"__proto__":{"x":1},"ok":true}]}')`,
         null
       )
-      assert.deepStrictEqual(output, { list: [{ ok: true }] })
+      assert.deepStrictEqual(output, { constructor: { prototype: { admin: true } }, list: [{ ok: true }] })
       assert.isFalse(Object.hasOwn(output as object, "__proto__"))
-      const merged = Object.assign({}, output) as Record<string, unknown>
-      assert.isUndefined(merged.admin)
+      assert.strictEqual(Object.getPrototypeOf(output), Object.prototype)
+      // Copies of it are plain objects: no prototype changed, nothing polluted.
+      for (const copy of [Object.assign({}, output), { ...(output as object) }, structuredClone(output)]) {
+        assert.strictEqual(Object.getPrototypeOf(copy), Object.prototype)
+        assert.isUndefined((copy as Record<string, unknown>).admin)
+      }
       assert.isUndefined(({} as Record<string, unknown>).admin)
+      assert.strictEqual({}.constructor, Object)
+      assert.isUndefined((Object.prototype as Record<string, unknown>).admin)
+
+      const bob = yield* sandbox.run(
+        "export default () => ({ constructor: 'Bob', people: [{ constructor: 'Ann' }] })",
+        null
+      )
+      assert.deepStrictEqual(bob.output, { constructor: "Bob", people: [{ constructor: "Ann" }] })
+      assert.strictEqual((bob.output as { constructor: unknown }).constructor, "Bob")
+      assert.strictEqual(JSON.stringify(bob.output), '{"constructor":"Bob","people":[{"constructor":"Ann"}]}')
     })
   )
 
@@ -173,6 +187,27 @@ layer(Sandbox.layer(), { excludeTestServices: true })("Sandbox (production layer
     })
   )
 
+  it.effect("runs scripts whose strings and comments hold text SES refuses, with errors at the user's columns", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Sandbox
+      // Two lines that differ only in what SES refuses: the error must be at the same line and column.
+      const refused =
+        "// no import() here\nexport default (html) => { const b = '<!--' + \"-->\"; return b + html.x.y }"
+      const same = "// no imp_rt() here\nexport default (html) => { const b = '<!~~' + \"~~>\"; return b + html.x.y }"
+      const errors: Array<unknown> = []
+      for (const source of [refused, same]) {
+        const error = yield* failureOf(sandbox.run(source, "<p/>"))
+        assert.strictEqual(error._tag, "ScriptError", source)
+        if (error._tag === "ScriptError") errors.push([error.line, error.column, error.stack])
+      }
+      const column = refused.split("\n")[1]!.indexOf(".y") + 2
+      assert.deepStrictEqual(errors[0], [2, column, `at default (script:2:${column})`])
+      assert.deepStrictEqual(errors[0], errors[1])
+      const html = yield* sandbox.run(refused.replace("html.x.y", "html"), "<p/>")
+      assert.strictEqual(html.output, "<!---->" + "<p/>")
+    })
+  )
+
   it.effect("a rejection left behind fails its own call only", () =>
     Effect.gen(function* () {
       const sandbox = yield* Sandbox
@@ -181,6 +216,38 @@ layer(Sandbox.layer(), { excludeTestServices: true })("Sandbox (production layer
       )
       assert.strictEqual(error._tag, "ScriptError")
       assert.strictEqual((yield* sandbox.run("export default () => 'clean'", null)).output, "clean")
+    })
+  )
+
+  it.effect("a script that throws after leaving a rejection reports its own error first, with its position", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Sandbox
+      for (const [source, errorName, errorMessage, line, column] of [
+        [
+          "export default () => {\n  Promise.reject(new Error('A'))\n  throw new Error('sync')\n}",
+          "Error",
+          "sync",
+          3,
+          9
+        ],
+        [
+          "export default async () => {\n  Promise.reject(new Error('A')); Promise.reject(new Error('B'))\n  await null\n  return null.x\n}",
+          "TypeError",
+          "Cannot read properties of null (reading 'x')",
+          4,
+          15
+        ]
+      ] as const) {
+        const error = yield* failureOf(sandbox.run(source, null))
+        assert.strictEqual(error._tag, "ScriptError")
+        if (error._tag !== "ScriptError") continue
+        assert.deepStrictEqual(
+          [error.errorName, error.errorMessage, error.line, error.column],
+          [errorName, `${errorMessage} (also, a promise was left rejected and unhandled: A)`, line, column]
+        )
+        // Nothing of it reaches the next call.
+        assert.strictEqual((yield* sandbox.run("export default () => 'clean'", null)).output, "clean")
+      }
     })
   )
 
@@ -249,6 +316,51 @@ describe("Sandbox supervision", () => {
     }).pipe(Effect.provide(Sandbox.layer()))
   )
 
+  it.live("reports its gauges and counters through stats()", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Sandbox
+      const before = sandbox.stats()
+      assert.deepStrictEqual(before, {
+        processes: { configured: 1, alive: 1 },
+        callsInFlight: 0,
+        callsQueued: 0,
+        processRestarts: 0,
+        quarantinedScripts: 0,
+        isolatesRecycled: 0,
+        callsByOutcome: {}
+      })
+      for (let i = 0; i < 4; i++) yield* sandbox.run("export default (x) => x", i)
+      yield* Effect.flip(sandbox.run("export default () => { throw new Error('no') }", null))
+      yield* Effect.flip(sandbox.run("export default (x) => x", 1n))
+      yield* Effect.flip(sandbox.run("export default (", null))
+      // Three calls in flight at once: one runs, the others wait in the process (pipeline 1) or on the host.
+      const slow = "export default () => { const end = Date.now() + 300; while (Date.now() < end) {} return 1 }"
+      const fibers = yield* Effect.forkChild(
+        Effect.all([sandbox.run(slow, null), sandbox.run(slow, null), sandbox.run(slow, null)], {
+          concurrency: "unbounded"
+        })
+      )
+      yield* Effect.sleep("100 millis")
+      const busy = sandbox.stats()
+      assert.deepStrictEqual([busy.callsInFlight, busy.callsQueued], [1, 2])
+      yield* Fiber.join(fibers)
+      // recycleAfterCalls 3: 4 + 1 + 3 calls reached the isolates: two recycles.
+      const [pid] = sandboxProcesses()
+      process.kill(pid!, "SIGKILL")
+      yield* eventually(() => sandbox.stats().processRestarts === 1)
+      yield* eventually(() => sandbox.stats().processes.alive === 1)
+      const after = sandbox.stats()
+      assert.strictEqual(after.isolatesRecycled, 2)
+      assert.deepStrictEqual(after.callsByOutcome, {
+        ok: 7,
+        ScriptError: 1,
+        InputNotSerializable: 1,
+        ScriptCompileError: 1
+      })
+      assert.deepStrictEqual([after.callsInFlight, after.callsQueued], [0, 0])
+    }).pipe(Effect.provide(Sandbox.layer({ recycleAfterCalls: 3, pipeline: 1 })))
+  )
+
   it.live("quarantines a script that keeps killing the sandbox process", () =>
     Effect.gen(function* () {
       const sandbox = yield* Sandbox
@@ -299,6 +411,25 @@ describe("Sandbox supervision", () => {
     }).pipe(Effect.provide(Sandbox.layer({ maxRssMb: 1 })))
   )
 
+  it.live("kills a process whose resident memory passes the hard cap in the middle of a call", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Sandbox
+      const [pid] = sandboxProcesses()
+      // ~400 MB of touched typed arrays (within the isolate's 512 MB), then a 3 s wait: the call would succeed.
+      const error = yield* failureOf(
+        sandbox.run(
+          "export default () => { const keep = []; for (let i = 0; i < 50; i++) keep.push(new Float64Array(1e6).fill(i)); const end = Date.now() + 3000; while (Date.now() < end) {} return keep.length }",
+          null,
+          { limits: { memoryMb: 512, timeoutMs: 5000 } }
+        )
+      )
+      assert.strictEqual(error._tag, "SandboxCrashed")
+      assert.match(error.message, /resident memory \(\d+ MB\) passed the hard cap of 300 MB/)
+      assert.notInclude(sandboxProcesses(), pid)
+      assert.strictEqual((yield* sandbox.run("export default () => 'after'", null)).output, "after")
+    }).pipe(Effect.provide(Sandbox.layer({ hardRssMb: 300, spareIsolates: false })))
+  )
+
   it.live("starts the sandbox process under Node's permission model, without the host's environment", () =>
     Effect.gen(function* () {
       process.env.JSONFLOW_TEST_SECRET = "s3cret"
@@ -318,6 +449,8 @@ describe("Sandbox supervision", () => {
       const [{ args, env }] = seen as [{ args: Array<string>; env: string }]
       assert.include(args, "--permission")
       assert.include(args, "--no-node-snapshot")
+      // Its own heap is capped (half of maxRssMb); the isolates have their own limits.
+      assert.include(args, "--max-old-space-size=512")
       assert.isFalse(args.some((arg) => /allow-(fs-write|child-process|worker|wasi)/.test(arg)))
       assert.notInclude(env, "JSONFLOW_TEST_SECRET")
     })

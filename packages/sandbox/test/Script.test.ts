@@ -1,6 +1,8 @@
+import vm from "node:vm"
 import { assert, describe, it } from "@effect/vitest"
 import * as acorn from "acorn"
 import { Result } from "effect"
+import { transforms } from "ses/tools.js"
 import { Script, staticCheck, stripTypes } from "../src/index.ts"
 
 const compile = (source: string, options: Script.CompileOptions = {}) => Script.compile(source, options)
@@ -106,10 +108,14 @@ describe("compile", () => {
       blocked.findings.map((f) => [f.rule, f.severity, f.line, f.column]),
       [["eval", "high", 1, 23]]
     )
-    const reported = compile(source, { staticChecks: "report" })
+    // Not blocked by the checks, a direct eval is still refused by SES (so here, at compile time); an
+    // indirect one runs in the script's own compartment.
+    assert.strictEqual(failure(source, { staticChecks: "report" }).reason, "forbidden")
+    const indirect = "export default (s) => (0, eval)(s)"
+    const reported = compile(indirect, { staticChecks: "report" })
     assert.isTrue(Result.isSuccess(reported))
     if (Result.isSuccess(reported)) assert.strictEqual(reported.success.findings[0]?.rule, "eval")
-    const off = compile(source, { staticChecks: "off" })
+    const off = compile(indirect, { staticChecks: "off" })
     assert.isTrue(Result.isSuccess(off))
     if (Result.isSuccess(off)) assert.deepStrictEqual(off.success.findings, [])
   })
@@ -167,5 +173,82 @@ describe("static checks", () => {
     )
     assert.strictEqual(finding?.rule, "unavailable")
     assert.strictEqual(finding?.severity, "low")
+  })
+})
+
+describe("SES compatibility (text SES refuses even in strings and comments)", () => {
+  // What SES itself runs on every source it evaluates: the compiled code must pass it.
+  const sesAccepts = (code: string) => {
+    transforms.rejectSomeDirectEvalExpressions(transforms.mandatoryTransforms(code))
+  }
+  // The factory, evaluated on the host: only to check that the rewrite kept every value.
+  const evaluate = (code: string, input: unknown) =>
+    (vm.runInNewContext(code) as () => (x: unknown) => unknown)()(input)
+
+  it("rewrites strings, templates, regexps and comments without changing a value", () => {
+    const source = [
+      "// we do not import() anything, nor eval( anything; <!-- not html -->",
+      "/* a block comment: import (x) and",
+      "   eval (y) over two lines */",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the script's own template literal
+      'export default (html) => ["<!-- generated -->" + html, `x-->${1}<!--`, "eval(", \'import (\', "a.eval(",',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the script's own template literal
+      '  "<!-->", "--->", `im${"port"}(`, /<!--(.*?)-->/.exec("a<!--b-->c")[1], /(?<!--)x/u.test("--x"), /import(\\()/.source.length]'
+    ].join("\n")
+    const outcome = compile(source)
+    assert.isTrue(Result.isSuccess(outcome), Result.isFailure(outcome) ? outcome.failure.message : "")
+    if (!Result.isSuccess(outcome)) return
+    assert.doesNotThrow(() => sesAccepts(outcome.success.code))
+    assert.deepStrictEqual(evaluate(outcome.success.code, "<p/>"), [
+      "<!-- generated --><p/>",
+      "x-->1<!--",
+      "eval(",
+      "import (",
+      "a.eval(",
+      "<!-->",
+      "--->",
+      "import(",
+      "b",
+      false,
+      // The regexp's .source shows the empty group that was inserted: the only visible difference.
+      "im(?:)port(\\()".length
+    ])
+    // Lines are kept: line n of the source is line n + 1 of the factory.
+    assert.strictEqual(outcome.success.code.split("\n").length, source.split("\n").length + 4)
+    assert.isAbove(outcome.success.columnShifts.length, 0)
+  })
+
+  it("maps columns after an insertion back to the user's source", () => {
+    const source = "export default () => '<!--' + '-->' + x"
+    const outcome = compile(source)
+    if (!Result.isSuccess(outcome)) throw new Error("expected a compiled script")
+    const code = outcome.success.code.split("\n")[1]!
+    // In the compiled line, `x` sits two characters further right (one escape per string).
+    assert.strictEqual(code.lastIndexOf("x"), source.lastIndexOf("x") + 2)
+    assert.deepStrictEqual(Script.originalPosition(outcome.success, 1, code.lastIndexOf("x") + 1), {
+      line: 1,
+      column: source.lastIndexOf("x") + 1
+    })
+    // Before the first insertion nothing moves; other lines are untouched.
+    assert.deepStrictEqual(Script.originalPosition(outcome.success, 1, 5), { line: 1, column: 5 })
+    assert.deepStrictEqual(Script.originalPosition(outcome.success, 2, 40), { line: 2, column: 40 })
+  })
+
+  it("refuses what it cannot rewrite, at compile time, with the user's line and column", () => {
+    const cases: ReadonlyArray<readonly [string, number, number, RegExp]> = [
+      ["export default (n) => {\n  while (n-->0) {}\n  return n\n}", 2, 11, /n-- > 0/],
+      ["export default () => String.raw`<!--`", 1, 33, /tagged template/],
+      ["export default (s) => /[<!--]/.test(s)", 1, 25, /character class/],
+      ["const o = { eval(x) { return x } }\nexport default (s) => o.eval(s)", 1, 13, /eval/],
+      ["const $eval = (x) => x\nexport default (s) => $eval(s)", 2, 24, /\$eval/]
+    ]
+    for (const [source, line, column, detail] of cases) {
+      const error = failure(source, { staticChecks: "off" })
+      assert.deepStrictEqual([error.reason, error.line, error.column], ["forbidden", line, column], source)
+      assert.match(error.detail, detail, source)
+    }
+    // A real direct eval, with the static checks off: still refused here, not at the first call.
+    const direct = failure("export default (s) => {\n  return eval(s)\n}", { staticChecks: "off" })
+    assert.deepStrictEqual([direct.reason, direct.line, direct.column], ["forbidden", 2, 10])
   })
 })

@@ -4,12 +4,14 @@
  * Compartment whose global object is hardened (nothing can be stored on it, and the intrinsics it shares
  * are frozen), and its factory is called once per call, so module-level state is fresh every time.
  *
- * It defines three functions on the start compartment's global for the worker (never visible to scripts):
+ * It defines four functions on the start compartment's global for the worker (never visible to scripts):
  * - `__register(id, code)`: evaluates a script's factory; returns "" or an error result.
- * - `__start(id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes)`: runs a call; returns a
+ * - `__start(id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt)`: runs a call; returns a
  *   result, or "P" when the script returned a promise (the microtasks it starts are drained when this
  *   task ends), "M" when the script is not registered.
  * - `__finish()`: the result of the pending call once its promise settled (or never will).
+ * - `__last()`: the result the last `__start`/`__finish` returned (isolated-vm throws instead of handing it
+ *   back when the script left a promise rejected and unhandled).
  *
  * A result is one string: a kind ("o" ok, "e" error), the captured logs as JSON (or nothing), a newline,
  * then the output as JSON text or the error as a JSON object. Nothing but that string leaves the isolate:
@@ -291,6 +293,9 @@
 
   const factories = new Map()
   let pending = null
+  // The result the last entry point returned: isolated-vm throws instead of returning it when the script
+  // left a promise rejected, and the worker then asks for it (`__last`) so the script's own error comes first.
+  let last = ""
 
   globalThis.__register = (id, code) => {
     try {
@@ -315,7 +320,26 @@
     }
   }
 
-  globalThis.__start = (id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes) => {
+  // `last` is cleared first: a result of an earlier call (another tenant's) must never be taken for this one's.
+  globalThis.__start = (id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt) => {
+    last = ""
+    last = start(id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt)
+    return last
+  }
+
+  globalThis.__finish = () => {
+    last = ""
+    last = finish()
+    return last
+  }
+
+  globalThis.__last = () => {
+    const result = last
+    last = ""
+    return result
+  }
+
+  const start = (id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt) => {
     const factory = factories.get(id)
     if (factory === undefined) return "M"
     log = { lines: [], bytes: 0, max: maxLogBytes, dropped: 0 }
@@ -325,7 +349,7 @@
       const data = parse(payload)
       const transform = factory()
       if (typeof transform !== "function") throw new TypeError("the default export of the script is not a function")
-      value = transform(data.i, { executionId, nodeId, variables: data.v, console })
+      value = transform(data.i, { executionId, nodeId, attempt, variables: data.v, console })
     } catch (error) {
       return thrown(error)
     }
@@ -362,7 +386,7 @@
     return serialize(value, maxOutputBytes)
   }
 
-  globalThis.__finish = () => {
+  const finish = () => {
     const state = pending
     pending = null
     if (state === null) return errorResult({ _tag: "SandboxCrashed", reason: "no call is pending" })

@@ -7,7 +7,8 @@
  * Host -> worker, one frame per call: a header line (JSON: {@link RunHeader}), "\n", then the payload
  * `{"v":<variables>,"i":<input>}`.
  * Worker -> host: `<id> <result>` where `<result>` is the isolate's result string (see
- * `isolate-runtime.js`); id 0 carries control messages (`0 ready`, `0 retire <reason>`).
+ * `isolate-runtime.js`); id 0 carries control messages (`0 ready`, `0 retire <reason>`, and `0 recycled`
+ * when an isolate that served calls was replaced).
  *
  * @module protocol
  */
@@ -22,6 +23,8 @@ export interface RunHeader {
   readonly c?: string
   readonly nodeId: string
   readonly executionId: string
+  /** The node's attempt (1, 2, ...), shown to the script as `ctx.attempt`. */
+  readonly attempt: number
   readonly timeoutMs: number
   readonly memoryMb: number
   readonly maxOutputBytes: number

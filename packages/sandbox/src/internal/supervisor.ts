@@ -12,6 +12,7 @@
  * @module supervisor
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { readFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import type { Socket } from "node:net"
 import { dirname, join } from "node:path"
@@ -25,6 +26,7 @@ export interface Call {
   readonly code: string
   readonly nodeId: string
   readonly executionId: string
+  readonly attempt: number
   readonly timeoutMs: number
   readonly memoryMb: number
   readonly maxOutputBytes: number
@@ -51,6 +53,11 @@ export interface SupervisorOptions {
   readonly quarantineMs: number
   /** Run the sandbox process under Node's permission model (see {@link permissionFlags}). */
   readonly permissions: boolean
+  /**
+   * Resident memory (MB) past which a process is killed at once, even mid-call (0: no hard cap). Polled
+   * every {@link RSS_POLL_MS} ms from /proc on Linux; elsewhere only the worker's own checks apply.
+   */
+  readonly hardRssMb: number
   readonly worker: WorkerOptions
 }
 
@@ -59,6 +66,9 @@ const DEADLINE_RESULT = `e\n${JSON.stringify({ _tag: "ScriptTimeout", reason: "d
 // Extra time the first call of a memory size gets: the process may have to prepare an isolate for it.
 const NEW_ISOLATE_ALLOWANCE_MS = 2_000
 const WATCHDOG_MS = 25
+/** How often the resident memory of each sandbox process is read (Linux). */
+export const RSS_POLL_MS = 250
+const CAN_READ_RSS = process.platform === "linux"
 const MAX_START_FAILURES = 3
 
 const workerPath = fileURLToPath(new URL(`./worker${import.meta.url.endsWith(".js") ? ".js" : ".ts"}`, import.meta.url))
@@ -115,6 +125,8 @@ class SandboxProcess {
   stderr = ""
   replacementStarted = false
   killedFor: string | undefined
+  /** Calls it has answered: a process is retired for its memory only once it has served some. */
+  served = 0
   /** The call whose deadline passed, if that is why the process is being killed. */
   overdue: Sent | undefined
   readonly child: ChildProcess
@@ -150,6 +162,17 @@ class SandboxProcess {
   }
 }
 
+/** Counters and gauges of a supervisor (see `SandboxStats` in `Sandbox.ts`). */
+export interface SupervisorStats {
+  readonly configured: number
+  readonly alive: number
+  readonly inFlight: number
+  readonly queued: number
+  readonly restarts: number
+  readonly quarantined: number
+  readonly isolatesRecycled: number
+}
+
 /** Starts, feeds, watches and restarts sandbox processes. */
 export class Supervisor {
   private readonly options: SupervisorOptions
@@ -163,15 +186,28 @@ export class Supervisor {
   private busy = 0
   private unrefScheduled = false
   private watchdog: NodeJS.Timeout | undefined
+  private rssPoll: NodeJS.Timeout | undefined
   /** Per script: when its calls killed the sandbox process (recent ones only). */
   private readonly kills = new Map<string, Array<number>>()
   private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = []
+  /** Processes started so far; the first `options.processes` are not restarts. */
+  private spawned = 0
+  /** Isolates the processes reported replaced (`0 recycled` control frames). */
+  private isolatesRecycled = 0
 
   private readonly permissions: ReadonlyArray<string>
+  /**
+   * A cap on the sandbox process's own heap (the worker's code, payloads and results, not the isolates:
+   * each has its own limit), unless `execArgv` sets one: half of `maxRssMb`, at least 256 MB.
+   */
+  private readonly heapFlag: ReadonlyArray<string>
 
   constructor(options: SupervisorOptions) {
     this.options = options
     this.permissions = options.permissions ? permissionFlags() : []
+    this.heapFlag = options.execArgv.some((flag) => flag.startsWith("--max-old-space-size"))
+      ? []
+      : [`--max-old-space-size=${Math.max(256, Math.ceil(options.worker.maxRssMb / 2))}`]
   }
 
   /** Starts the processes; resolves when all are ready, rejects if they cannot start. */
@@ -190,6 +226,12 @@ export class Supervisor {
     // deadlines that include a grace period.
     this.watchdog = setInterval(() => this.checkDeadlines(), WATCHDOG_MS)
     this.watchdog.unref()
+    // Memory between and during calls: the worker checks itself only between calls (its thread is busy in
+    // a call), so the host reads each process's resident memory on a timer too.
+    if (CAN_READ_RSS && (this.options.hardRssMb > 0 || this.options.worker.maxRssMb > 0)) {
+      this.rssPoll = setInterval(() => this.checkMemory(), RSS_POLL_MS)
+      this.rssPoll.unref()
+    }
     return ready
   }
 
@@ -221,10 +263,40 @@ export class Supervisor {
     }
   }
 
+  /** A snapshot of the counters: a few reads, no allocation beyond the result. */
+  stats(): SupervisorStats {
+    let alive = 0
+    let inFlight = 0
+    for (const proc of this.processes) {
+      if (proc.state === "dead") continue
+      alive++
+      inFlight += proc.inflight.length
+    }
+    let quarantined = 0
+    if (this.options.quarantineAfter > 0) {
+      const now = performance.now()
+      for (const times of this.kills.values()) {
+        let recent = 0
+        for (const at of times) if (now - at < this.options.quarantineMs) recent++
+        if (recent >= this.options.quarantineAfter) quarantined++
+      }
+    }
+    return {
+      configured: this.options.processes,
+      alive,
+      inFlight,
+      queued: this.queue.length,
+      restarts: Math.max(0, this.spawned - this.options.processes),
+      quarantined,
+      isolatesRecycled: this.isolatesRecycled
+    }
+  }
+
   /** Kills every process and fails what is pending. */
   async close(): Promise<void> {
     this.closed = true
     clearInterval(this.watchdog)
+    clearInterval(this.rssPoll)
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error("the sandbox is shut down"))
     const exits: Array<Promise<void>> = []
     for (const proc of this.processes) {
@@ -261,6 +333,7 @@ export class Supervisor {
       process.execPath,
       [
         "--no-node-snapshot",
+        ...this.heapFlag,
         ...(this.options.permissions ? this.permissions : []),
         ...this.options.execArgv,
         workerPath,
@@ -269,6 +342,7 @@ export class Supervisor {
       { stdio: ["ignore", "ignore", "pipe", "pipe"], env: sandboxEnv() }
     )
     const proc = new SandboxProcess(child, this.options.worker.defaultMemoryMb)
+    this.spawned++
     this.processes.push(proc)
     const reader = new FrameReader((text) => this.onFrame(proc, text))
     proc.socket.on("data", (chunk: Buffer) => reader.push(chunk))
@@ -295,6 +369,7 @@ export class Supervisor {
     const head = proc.inflight[0]
     if (head === undefined || head.id !== id) return proc.kill(`it answered call ${id} out of order`)
     proc.inflight.shift()
+    proc.served++
     if (body === "M") {
       // The process forgot the script (its cache is bounded): send it again, with the code, first.
       proc.known.delete(head.call.scriptId)
@@ -322,9 +397,40 @@ export class Supervisor {
         }
       }
       this.pump()
-    } else if (body.startsWith("retire") && !proc.replacementStarted && !this.closed) {
-      proc.replacementStarted = true
-      this.spawn()
+    } else if (body === "recycled") {
+      this.isolatesRecycled++
+    } else if (body.startsWith("retire")) {
+      this.retire(proc)
+    }
+  }
+
+  /** Starts a replacement for `proc`; `proc` stops taking calls once it is up, and goes once idle. */
+  private retire(proc: SandboxProcess) {
+    if (proc.replacementStarted || this.closed || proc.state !== "ready") return
+    proc.replacementStarted = true
+    this.spawn()
+  }
+
+  private checkMemory() {
+    for (const proc of this.processes) {
+      const pid = proc.child.pid
+      if (pid === undefined || proc.state === "dying" || proc.state === "dead") continue
+      readFile(`/proc/${pid}/status`, "utf8").then(
+        (status) => {
+          const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
+          if (kb === null || proc.state === "dying" || proc.state === "dead") return
+          const rssMb = Number(kb[1]) / 1024
+          if (this.options.hardRssMb > 0 && rssMb > this.options.hardRssMb) {
+            proc.kill(
+              `its resident memory (${Math.round(rssMb)} MB) passed the hard cap of ${this.options.hardRssMb} MB`
+            )
+          } else if (rssMb > this.options.worker.maxRssMb && proc.served > 0) {
+            this.retire(proc)
+          }
+        },
+        // The process ended meanwhile.
+        () => undefined
+      )
     }
   }
 
@@ -396,6 +502,7 @@ export class Supervisor {
       ...(first ? { c: call.code } : {}),
       nodeId: call.nodeId,
       executionId: call.executionId,
+      attempt: call.attempt,
       timeoutMs: call.timeoutMs,
       memoryMb: call.memoryMb,
       maxOutputBytes: call.maxOutputBytes,

@@ -56,7 +56,7 @@ const LOCKDOWN = `lockdown({
 
 type Entry<F> = ivm.Reference<F>
 
-/** One prepared isolate: SES locked down, the runtime loaded, its three entry points. */
+/** One prepared isolate: SES locked down, the runtime loaded, its entry points. */
 interface Slot {
   readonly isolate: ivm.Isolate
   readonly memoryMb: number
@@ -68,10 +68,12 @@ interface Slot {
       nodeId: string,
       executionId: string,
       maxOutputBytes: number,
-      maxLogBytes: number
+      maxLogBytes: number,
+      attempt: number
     ) => string
   >
   readonly finish: Entry<() => string>
+  readonly last: Entry<() => string>
   readonly scripts: Set<string>
   calls: number
   retired: boolean
@@ -83,6 +85,7 @@ const makeSlot = (isolate: ivm.Isolate, context: ivm.Context, memoryMb: number):
   register: context.global.getSync("__register", { reference: true }),
   start: context.global.getSync("__start", { reference: true }),
   finish: context.global.getSync("__finish", { reference: true }),
+  last: context.global.getSync("__last", { reference: true }),
   scripts: new Set(),
   calls: 0,
   retired: false
@@ -168,6 +171,8 @@ class IsolatePool {
   }
 
   retire(slot: Slot) {
+    // Counted once per isolate that served calls (the host's `isolatesRecycled`).
+    if (!slot.retired) send("0 recycled")
     dispose(slot)
     if (this.active.get(slot.memoryMb) === slot) this.active.delete(slot.memoryMb)
   }
@@ -197,6 +202,8 @@ class IsolatePool {
 }
 
 const errorResult = (error: Record<string, unknown>) => `e\n${JSON.stringify(error)}`
+// A frame of user code in an isolate stack (line n + 1 of the factory is line n of the script).
+const FRAME = /jsonflow:script:(\d+):(\d+)/
 
 const CODE_CACHE_SIZE = 4096
 
@@ -238,10 +245,20 @@ class Runner {
         if (registered !== "") return registered
         slot.scripts.add(header.s)
       }
+      // Registering the script (its first call in this isolate) counts against the call's time limit.
+      const budget = Math.max(1, Math.floor(header.timeoutMs - (performance.now() - began)))
       let result = slot.start.applySync(
         undefined,
-        [header.s, payload, header.nodeId, header.executionId, header.maxOutputBytes, header.maxLogBytes],
-        { timeout: header.timeoutMs }
+        [
+          header.s,
+          payload,
+          header.nodeId,
+          header.executionId,
+          header.maxOutputBytes,
+          header.maxLogBytes,
+          header.attempt
+        ],
+        { timeout: budget }
       )
       if (result === "P") {
         // The promise's microtasks were drained when `start` returned; what remains of the budget covers
@@ -253,7 +270,7 @@ class Runner {
       return result
     } catch (error) {
       failed = true
-      return this.failure(slot, error, performance.now() - began >= header.timeoutMs - 1)
+      return this.failure(slot, error, began, header.timeoutMs)
     } finally {
       slot.calls++
       if (slot.calls >= this.options.recycleAfterCalls) this.pool.retire(slot)
@@ -266,7 +283,8 @@ class Runner {
    * promise the script left rejected — whose message the script chose, so it is not trusted to tell which:
    * a timeout needs the time to have run out, a memory disposal needs the isolate to be disposed.
    */
-  private failure(slot: Slot, error: unknown, outOfTime: boolean): string {
+  private failure(slot: Slot, error: unknown, began: number, timeoutMs: number): string {
+    const outOfTime = performance.now() - began >= timeoutMs - 1
     const message = error instanceof Error ? error.message : String(error)
     if (slot.isolate.isDisposed) {
       this.pool.retire(slot)
@@ -277,13 +295,45 @@ class Runner {
       this.pool.retire(slot)
       return errorResult({ _tag: "ScriptTimeout", reason: "cpu" })
     }
-    // A promise the script left rejected and unhandled, reported by isolated-vm at the end of the call.
+    // A promise the script left rejected and unhandled, reported by isolated-vm at the end of the call
+    // instead of the call's result. If the script failed on its own (it threw), that error comes first, with
+    // its position, and the rejection is mentioned.
+    const rejection = `a promise was left rejected and unhandled: ${message.slice(0, 2000)}`
+    let own = this.lastResult(slot)
+    if (own === "P") {
+      // An async script: its promise settled while the microtasks ran; fetch how.
+      const left = Math.max(1, Math.floor(timeoutMs - (performance.now() - began)))
+      try {
+        own = slot.finish.applySync(undefined, [], { timeout: left })
+      } catch {
+        own = ""
+      }
+    }
+    if (own.startsWith("e")) {
+      const newline = own.indexOf("\n")
+      const body = JSON.parse(own.slice(newline + 1)) as Record<string, unknown>
+      if (body._tag === "ScriptError" && typeof body.errorMessage === "string") {
+        body.errorMessage = `${body.errorMessage} (also, ${rejection})`
+      }
+      return `${own.slice(0, newline + 1)}${JSON.stringify(body)}`
+    }
     const name = error instanceof Error ? error.name : "NonError"
+    const at = error instanceof Error && typeof error.stack === "string" ? FRAME.exec(error.stack) : null
     return errorResult({
       _tag: "ScriptError",
       errorName: name,
-      errorMessage: `a promise was left rejected and unhandled: ${message.slice(0, 2000)}`
+      errorMessage: rejection,
+      ...(at === null ? {} : { line: Number(at[1]) - 1, column: Number(at[2]) })
     })
+  }
+
+  /** What the call would have returned, had isolated-vm not thrown a leftover rejection instead ("" if unknown). */
+  private lastResult(slot: Slot): string {
+    try {
+      return slot.last.applySync(undefined, [], { timeout: 100 })
+    } catch {
+      return ""
+    }
   }
 
   private checkMemory(force: boolean) {
