@@ -44,7 +44,8 @@ export const target = (
 }
 
 /**
- * The `AuditStore` layer of a setting (queries, replay).
+ * The `AuditStore` layer of a setting (queries, replay). An embedded store held by another live process is
+ * read through that process's live query socket (see `Embedded.openStore`).
  *
  * @example
  * ```ts
@@ -56,7 +57,9 @@ export const storeLayer = (t: Target): Layer.Layer<AuditStore, StoreError> =>
   t._tag === "Postgres" ? Postgres.layerStore(postgresOptions(t)) : Embedded.layerStore({ dataDir: t.dataDir })
 
 /**
- * The sink of a setting (recording).
+ * The sink of a setting (recording). `throughOwner`: an embedded store held by another live process (a
+ * running `jsonflow serve`) is written through its live query socket instead of failing; for short runs
+ * such as `jsonflow replay`, not for a second runner.
  *
  * @example
  * ```ts
@@ -64,8 +67,16 @@ export const storeLayer = (t: Target): Layer.Layer<AuditStore, StoreError> =>
  * const AuditLive = Audit.layer({ sinks: [Config.sink(Config.target(undefined, process.cwd()))] })
  * ```
  */
-export const sink = (t: Target): Effect.Effect<Sink, StoreError, Scope.Scope> =>
-  t._tag === "Postgres" ? Postgres.sink(postgresOptions(t)) : Embedded.sink({ dataDir: t.dataDir })
+export const sink = (
+  t: Target,
+  options: { readonly throughOwner?: boolean } = {}
+): Effect.Effect<Sink, StoreError, Scope.Scope> =>
+  t._tag === "Postgres"
+    ? Postgres.sink(postgresOptions(t))
+    : Embedded.sink({
+        dataDir: t.dataDir,
+        ...(options.throughOwner === undefined ? {} : { throughOwner: options.throughOwner })
+      })
 
 /** The PostgreSQL options of a target. */
 export const postgresOptions = (t: Extract<Target, { readonly _tag: "Postgres" }>): Postgres.PostgresOptions => ({

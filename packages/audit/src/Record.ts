@@ -57,7 +57,13 @@ export const ExecutionRecord = Schema.Struct({
   output: Schema.optionalKey(Schema.Unknown),
   parentExecutionId: Schema.optionalKey(Schema.String),
   parentNodeId: Schema.optionalKey(Schema.String),
-  replayOf: Schema.optionalKey(Schema.String)
+  replayOf: Schema.optionalKey(Schema.String),
+  /**
+   * The snapshot policy its input and node values were recorded under (`full`: the values; `metadata`:
+   * types and sizes only; `none`). Absent for executions recorded before the policy was, or whose
+   * `ExecutionStarted` has not arrived.
+   */
+  snapshots: Schema.optionalKey(Ir.SnapshotPolicy)
 })
 export type ExecutionRecord = typeof ExecutionRecord.Type
 
@@ -122,6 +128,7 @@ export interface ExecutionPatch {
   parentExecutionId?: string
   parentNodeId?: string
   replayOf?: string
+  snapshots?: Ir.SnapshotPolicy
 }
 
 /**
@@ -149,6 +156,7 @@ export const patchOf = (event: FlowEvents.FlowEvent): ExecutionPatch => {
     if (event.parentExecutionId !== undefined) patch.parentExecutionId = event.parentExecutionId
     if (event.parentNodeId !== undefined) patch.parentNodeId = event.parentNodeId
     if (event.replayOf !== undefined) patch.replayOf = event.replayOf
+    if (event.snapshots !== undefined) patch.snapshots = event.snapshots
   } else if (event._tag === "ExecutionFinished") {
     patch.status = event.status
     patch.finishedAt = event.at
@@ -182,7 +190,7 @@ export const mergePatch = (a: ExecutionPatch, b: ExecutionPatch): ExecutionPatch
     startedAt: Math.min(a.startedAt, b.startedAt),
     lastEventAt: Math.max(a.lastEventAt, b.lastEventAt)
   }
-  for (const key of ["trigger", "input", "parentExecutionId", "parentNodeId", "replayOf"] as const) {
+  for (const key of ["trigger", "input", "parentExecutionId", "parentNodeId", "replayOf", "snapshots"] as const) {
     const value = a[key] ?? b[key]
     if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value
   }

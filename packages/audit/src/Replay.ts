@@ -3,7 +3,10 @@
  * received, on the flow version the execution ran (recorded in the store) or on the current one. The new
  * execution carries `replayOf`, so the store links it to the original.
  *
- * Recorded values need `full` snapshots (the audit layer's default). Values that were encrypted are
+ * Recorded values need `full` snapshots (the audit layer's default; the runner's is `metadata`). Each
+ * execution records its policy, and an execution recorded with `metadata` or `none` is refused with a
+ * {@link SnapshotsNotReplayable}: a metadata snapshot such as `{ "type": "object" }` must never be fed to a
+ * flow as if it were the data. Values that were encrypted are
  * decrypted with the keyring; masked values cannot be recovered, so a replay that would feed them to a node
  * is refused unless `allowMasked` is set.
  *
@@ -27,6 +30,41 @@ export class ReplayError extends Schema.TaggedError<ReplayError>()("ReplayError"
   override get message() {
     return `cannot replay execution ${this.executionId}: ${this.reason}`
   }
+}
+
+/**
+ * The execution was recorded without the values a replay needs. `snapshots`: the policy it was recorded
+ * under; `unknown` when it was recorded before executions carried their policy and the value a replay would
+ * use is a metadata snapshot (`{ "type": "object" }`, `{ "type": "string", "length": 12 }`, ...).
+ */
+export class SnapshotsNotReplayable extends Schema.TaggedError<SnapshotsNotReplayable>()("SnapshotsNotReplayable", {
+  executionId: Schema.String,
+  snapshots: Schema.Literals(["metadata", "none", "unknown"])
+}) {
+  override get message() {
+    const how =
+      this.snapshots === "unknown"
+        ? "its recorded input is a metadata snapshot (types and sizes, not the values)"
+        : this.snapshots === "metadata"
+          ? "it was recorded with metadata snapshots (types and sizes, not the values)"
+          : "it was recorded with no snapshots (snapshots: none)"
+    return `cannot replay execution ${this.executionId}: ${how}; set audit.snapshots to full (Audit.layer({ snapshots: "full" })) so that executions recorded from then on can be replayed`
+  }
+}
+
+const META_TYPES = new Set(["null", "object", "number", "boolean", "undefined", "bigint", "symbol", "function"])
+
+// The shapes the engine's `metadata` snapshots take: `{ type }`, or `{ type, length }` for arrays and strings.
+const isMetadataSnapshot = (value: unknown): boolean => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false
+  const keys = Object.keys(value)
+  const type = (value as { readonly type?: unknown }).type
+  if (keys.length === 1) return typeof type === "string" && META_TYPES.has(type)
+  return (
+    keys.length === 2 &&
+    (type === "array" || type === "string") &&
+    typeof (value as { readonly length?: unknown }).length === "number"
+  )
 }
 
 export interface ReplayOptions<R> {
@@ -87,13 +125,26 @@ const lastRunOf = (trace: Trace, nodeId: string): NodeRun | undefined =>
  * const plan = Replay.plan({ executionId: "7f3a...", from: "failed", registry: Builtins.registry })
  * ```
  */
-export const plan = <R>(options: ReplayOptions<R>): Effect.Effect<ReplayPlan, ReplayError | StoreError, AuditStore> =>
+export const plan = <R>(
+  options: ReplayOptions<R>
+): Effect.Effect<ReplayPlan, ReplayError | SnapshotsNotReplayable | StoreError, AuditStore> =>
   Effect.gen(function* () {
     const store = yield* AuditStore
     const id = options.executionId
     const fail = (reason: string) => Effect.fail(new ReplayError({ executionId: id, reason }))
     const original = yield* store.trace(id)
     if (original === undefined) return yield* fail("no such execution in the audit store")
+    const started = original.events.find((e) => e._tag === "ExecutionStarted")
+    const policy =
+      (started?._tag === "ExecutionStarted" ? started.snapshots : undefined) ?? original.execution.snapshots
+    if (policy === "metadata" || policy === "none") {
+      return yield* Effect.fail(new SnapshotsNotReplayable({ executionId: id, snapshots: policy }))
+    }
+    // Recorded before executions carried their policy: what looks like a metadata snapshot is taken for one.
+    const unknownMetadata = (value: unknown) =>
+      policy === undefined && isMetadataSnapshot(value)
+        ? Effect.fail(new SnapshotsNotReplayable({ executionId: id, snapshots: "unknown" }))
+        : Effect.void
     const { flowId, flowVersion } = original.execution
     let flow: Ir.Flow | undefined
     if ((options.version ?? "recorded") === "recorded") {
@@ -110,7 +161,6 @@ export const plan = <R>(options: ReplayOptions<R>): Effect.Effect<ReplayPlan, Re
       if (flow === undefined) return yield* fail(`the current version of flow ${flowId} is not known here`)
     }
 
-    const started = original.events.find((e) => e._tag === "ExecutionStarted")
     const recordedInput = started?._tag === "ExecutionStarted" ? started.input : original.execution.input
     let from = options.from ?? "start"
     if (from === "failed") {
@@ -142,6 +192,7 @@ export const plan = <R>(options: ReplayOptions<R>): Effect.Effect<ReplayPlan, Re
     if (from === "start") {
       if (started === undefined) return yield* fail("its ExecutionStarted event is missing")
       if (recordedInput === undefined) return yield* fail("its input was not recorded (snapshots must be full)")
+      yield* unknownMetadata(recordedInput)
       return { original, flow, startAt: undefined, input: yield* recover(recordedInput, "input") }
     }
 
@@ -155,6 +206,7 @@ export const plan = <R>(options: ReplayOptions<R>): Effect.Effect<ReplayPlan, Re
     }
     if (run.input === undefined)
       return yield* fail(`the input of node "${from}" was not recorded (snapshots must be full)`)
+    yield* unknownMetadata(run.input)
     const region = downstreamOf(flow, from)
     for (const edge of flow.edges) {
       if (region.has(edge.to.node) && edge.to.node !== from && !region.has(edge.from.node)) {
@@ -195,6 +247,6 @@ export const replay = <R>(options: ReplayOptions<R>) =>
     })
   }) as Effect.Effect<
     Compiler.ExecutionResult,
-    ReplayError | StoreError | Compiler.CompileError | FlowError.FlowError,
+    ReplayError | SnapshotsNotReplayable | StoreError | Compiler.CompileError | FlowError.FlowError,
     AuditStore | R
   >

@@ -188,7 +188,8 @@ const executionRows = (patches: ReadonlyArray<ExecutionPatch>): string =>
         output: p.output ?? null,
         parent: p.parentExecutionId ?? null,
         parent_node: p.parentNodeId ?? null,
-        replay_of: p.replayOf ?? null
+        replay_of: p.replayOf ?? null,
+        snapshots: p.snapshots ?? null
       }))
     )
   )
@@ -196,7 +197,7 @@ const executionRows = (patches: ReadonlyArray<ExecutionPatch>): string =>
 const EXECUTION_COLUMNS = `execution_id, flow_id, flow_version, trigger, status,
   extract(epoch from started_at) * 1000 as started_at, extract(epoch from finished_at) * 1000 as finished_at,
   extract(epoch from last_event_at) * 1000 as last_event_at, duration_ms, steps, error, parent_execution_id,
-  parent_node_id, replay_of`
+  parent_node_id, replay_of, snapshots`
 
 const recordOfRow = (row: Record<string, unknown>, withData: boolean): ExecutionRecord => {
   const optional = (key: string, value: unknown) => (value === null || value === undefined ? {} : { [key]: value })
@@ -215,7 +216,8 @@ const recordOfRow = (row: Record<string, unknown>, withData: boolean): Execution
     ...(withData ? { ...optional("input", row.input), ...optional("output", row.output) } : {}),
     ...optional("parentExecutionId", row.parent_execution_id),
     ...optional("parentNodeId", row.parent_node_id),
-    ...optional("replayOf", row.replay_of)
+    ...optional("replayOf", row.replay_of),
+    ...optional("snapshots", row.snapshots)
   } as ExecutionRecord
 }
 
@@ -239,14 +241,14 @@ export const make = (driver: SqlDriver, options: StoreOptions = {}): AuditStoreS
     on conflict do nothing`
   const upsertExecutions = `insert into ${s}.audit_executions as x (execution_id, flow_id, flow_version, trigger,
       status, started_at, finished_at, last_event_at, duration_ms, steps, error, error_text, input, output,
-      parent_execution_id, parent_node_id, replay_of)
+      parent_execution_id, parent_node_id, replay_of, snapshots)
     select r.id, r.flow, r.version, r.trigger, r.status, to_timestamp(r.started / 1000.0),
       to_timestamp(r.finished / 1000.0), to_timestamp(r.last / 1000.0), r.duration, r.steps, r.error,
-      r.error_text, r.input, r.output, r.parent, r.parent_node, r.replay_of
+      r.error_text, r.input, r.output, r.parent, r.parent_node, r.replay_of, r.snapshots
     from jsonb_to_recordset($1::text::jsonb) as r(id text, flow text, version text, trigger text, status text,
       started double precision, finished double precision, last double precision, duration double precision,
       steps integer, error jsonb, error_text text, input jsonb, output jsonb, parent text, parent_node text,
-      replay_of text)
+      replay_of text, snapshots text)
     order by r.id
     on conflict (execution_id) do update set
       trigger = coalesce(x.trigger, excluded.trigger),
@@ -262,7 +264,8 @@ export const make = (driver: SqlDriver, options: StoreOptions = {}): AuditStoreS
       output = coalesce(excluded.output, x.output),
       parent_execution_id = coalesce(x.parent_execution_id, excluded.parent_execution_id),
       parent_node_id = coalesce(x.parent_node_id, excluded.parent_node_id),
-      replay_of = coalesce(x.replay_of, excluded.replay_of)`
+      replay_of = coalesce(x.replay_of, excluded.replay_of),
+      snapshots = coalesce(x.snapshots, excluded.snapshots)`
   const insertFlows = `insert into ${s}.audit_flows (flow_id, flow_version, recorded_at, ir)
     select r.id, r.version, to_timestamp(r.at / 1000.0), r.ir
     from jsonb_to_recordset($1::text::jsonb) as r(id text, version text, at double precision, ir jsonb)

@@ -66,6 +66,10 @@ export const timeline = (trace: Trace, stop?: StopPoint): string => {
     `started   ${iso(e.startedAt)}`
   ]
   if (e.error !== undefined) lines.push(`error     ${e.error._tag}: ${e.error.message}`)
+  // Values are types and sizes only: say so before anybody reads `{"type":"object"}` as the input.
+  if (e.snapshots === "metadata" || e.snapshots === "none") {
+    lines.push(`snapshots ${e.snapshots} (values not recorded; replay needs audit.snapshots full)`)
+  }
   const end = Math.max(e.finishedAt ?? e.lastEventAt, ...trace.nodes.map((n) => n.startedAt + (n.durationMs ?? 0)))
   const span = Math.max(end - e.startedAt, 1)
   const width = 30

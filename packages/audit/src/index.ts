@@ -21,6 +21,8 @@ export * as Query from "./Query.ts"
 export * as Record from "./Record.ts"
 /** Redaction and AES-256-GCM encryption of sensitive values. */
 export * as Redaction from "./Redaction.ts"
+/** The live query path: the store API over HTTP (a unix socket, or an admin API mount) and its client. */
+export * as Remote from "./Remote.ts"
 /** Replay of an execution from its start or a node. */
 export * as Replay from "./Replay.ts"
 /** JSON text of entries, each shared snapshot serialized once. */

@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads"
 import { PGlite } from "@electric-sql/pglite"
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm"
 
 interface Statement {
   readonly text: string
@@ -21,12 +22,28 @@ type Request =
 const port = parentPort!
 const { dataDir } = workerData as { readonly dataDir: string }
 
+// PGlite may throw what is not an Error (an Emscripten status object): keep whatever says what happened.
+const describe = (error: unknown): string => {
+  if (error instanceof Error) return error.message
+  if (typeof error === "object" && error !== null) {
+    const message = (error as { readonly message?: unknown }).message
+    if (typeof message === "string") return message
+    try {
+      return JSON.stringify(error)
+    } catch {
+      return String(error)
+    }
+  }
+  return String(error)
+}
+
 const failure = (error: unknown) => ({
-  message: error instanceof Error ? error.message : String(error),
+  message: describe(error),
   code: (error as { code?: unknown } | null)?.code
 })
 
-const ready = PGlite.create(dataDir === ":memory:" ? undefined : dataDir)
+// pg_trgm serves the error text search (a trigram index; see the migrations).
+const ready = PGlite.create(dataDir === ":memory:" ? undefined : dataDir, { extensions: { pg_trgm } })
 // One request at a time, in order: PGlite has a single connection.
 let chain: Promise<unknown> = ready
 

@@ -4,7 +4,10 @@
  * so two processes starting at once do not race; the applied versions are kept in `audit_schema_version`.
  *
  * Indexes serve the queries of `Store`: listing by time, by flow and by status (each newest first), the
- * trace of one execution (the events' primary key), replays of an execution, and retention by start time.
+ * trace of one execution (the events' primary key), replays of an execution, retention by start time, and
+ * the text search in errors (`ilike '%…%'`, a trigram index when the `pg_trgm` extension can be created:
+ * PGlite ships it; on a PostgreSQL without it, or where the role may not create it, the migration skips the
+ * index with a notice and that filter scans the rows the other filters leave).
  *
  * @module migrations
  */
@@ -61,6 +64,42 @@ export const migrations: ReadonlyArray<Migration> = [
         ir jsonb not null,
         primary key (flow_id, flow_version)
       )`
+    ]
+  },
+  {
+    version: 2,
+    description: "the snapshot policy an execution was recorded under (replay needs full snapshots)",
+    statements: ["alter table {schema}.audit_executions add column snapshots text"]
+  },
+  {
+    version: 3,
+    description: "trigram index on error text, when pg_trgm is available",
+    statements: [
+      // The operator class is looked up wherever the extension lives (it may predate this schema).
+      `do $migration$
+      declare
+        ops text;
+      begin
+        if not exists (select 1 from pg_extension where extname = 'pg_trgm') then
+          if not exists (select 1 from pg_available_extensions where name = 'pg_trgm') then
+            raise notice 'jsonflow audit: pg_trgm is not available; error text search will scan';
+            return;
+          end if;
+          begin
+            create extension pg_trgm;
+          exception when insufficient_privilege then
+            raise notice 'jsonflow audit: may not create extension pg_trgm; error text search will scan';
+            return;
+          end;
+        end if;
+        select format('%I.%I', n.nspname, c.opcname) into ops
+          from pg_opclass c join pg_namespace n on n.oid = c.opcnamespace
+          join pg_am a on a.oid = c.opcmethod
+          where c.opcname = 'gin_trgm_ops' and a.amname = 'gin' limit 1;
+        execute 'create index audit_executions_error_trgm on ' || $q$\{schema}.audit_executions$q$
+          || ' using gin (error_text ' || ops || ') where error_text is not null';
+      end
+      $migration$`
     ]
   }
 ]
