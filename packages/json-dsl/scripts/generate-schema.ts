@@ -5,7 +5,8 @@
  */
 import { writeFileSync } from "node:fs"
 import { flowJsonSchemaText } from "../src/JsonSchema.ts"
+import { publishedRegistry } from "./published-registry.ts"
 
 const target = new URL("../schema/flow.schema.json", import.meta.url)
-writeFileSync(target, flowJsonSchemaText())
+writeFileSync(target, flowJsonSchemaText(publishedRegistry))
 process.stdout.write(`wrote ${target.pathname}\n`)

@@ -17,8 +17,17 @@ import { Schema } from "effect"
 /** The format version this package writes. Older versions are read through {@link Migrations}. */
 export const CURRENT_VERSION = 1
 
-/** The `$id` of the published JSON Schema; `save(ir, { schema: true })` writes it as `$schema`. */
-export const SCHEMA_ID = "https://jsonflow.dev/schema/dsl-1.json"
+/**
+ * The `$id` of the published JSON Schema, where the docs site serves it (`/schema/flow.schema.json`, a copy of
+ * the package's `schema/flow.schema.json`); `save(ir, { schema: true })` writes it as `$schema`.
+ */
+export const SCHEMA_ID = "https://jsonflow.dev/schema/flow.schema.json"
+
+/**
+ * `$schema` values earlier releases wrote (a URL nothing served). Files carrying them load as before; `$schema`
+ * is for editors and any string is accepted, these are listed so tools can recognise and update them.
+ */
+export const LEGACY_SCHEMA_IDS: ReadonlyArray<string> = ["https://jsonflow.dev/schema/dsl-1.json"]
 
 /** A node's place on the designer canvas. Not part of the IR: it never changes what a flow does. */
 export const Position = Schema.Struct({

@@ -3,11 +3,12 @@
  * same IR, for teams that start in a designer and move to code review, types and refactoring.
  *
  * Nodes are emitted in dependency order (the builder only wires to nodes it already has), with the typed
- * built-in helpers (`map`, `filter`, `switch`, `join`, `merge`, `forEach`, `respond`); other node types
+ * built-in helpers (`map`, `filter`, `switch`, `join`, `merge`, `forEach`, `respond`); `js`/`ts` code nodes
+ * use the sandbox's definitions (`import { jsNode, tsNode } from "@jsonflow/sandbox"`); other node types
  * become parameters of a `build(definitions)` function. What the builder cannot say is kept as data on the
  * result: the flow's JSON Schema `input` and the absence of a declared `output`. Edges come out grouped by
  * target node ({@link normalize} gives that order); everything else is identical to the loaded IR.
- * Cyclic flows (nFlow loops) have no builder form and are refused.
+ * Cyclic flows (nFlow loops) have no builder form and are refused with the cycle named.
  *
  * @module Eject
  */
@@ -31,6 +32,27 @@ const BUILTIN: Readonly<Record<string, string>> = {
   fail: "fail"
 }
 
+/** The sandbox's code node definitions, by type: `@jsonflow/sandbox` exports them. */
+const SANDBOX: Readonly<Record<string, string>> = { js: "jsNode", ts: "tsNode" }
+
+/** A code node that names its own ports: the definition's typed `out` does not describe them. */
+const hasOwnPorts = (spec: Ir.NodeSpec) => {
+  const ports = (spec.config as { readonly ports?: ReadonlyArray<string> } | undefined)?.ports
+  return ports !== undefined && !(ports.length === 1 && ports[0] === "out")
+}
+
+/** Whether the builder knows the node's output ports as types (else they are an index signature). */
+const typedPorts = (spec: Ir.NodeSpec) =>
+  BUILTIN[spec.type] !== undefined || (SANDBOX[spec.type] !== undefined && !hasOwnPorts(spec))
+
+/** What a module uses beyond `Flow`: filled while the chain is written. */
+interface Uses {
+  readonly custom: Set<string>
+  readonly sandbox: Set<string>
+  /** Sandbox definitions used with their own ports (a loosely typed alias). */
+  readonly loose: Set<string>
+}
+
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 const access = (name: string) => (IDENTIFIER.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`)
 const key = (name: string) => (IDENTIFIER.test(name) ? name : JSON.stringify(name))
@@ -49,6 +71,22 @@ interface Graph {
   readonly output?: Ir.PortRef
 }
 
+/** One cycle among `left` (nodes that are all waiting on each other), as `a -> b -> a`. */
+const cycleAmong = (left: ReadonlyArray<string>, sources: ReadonlyMap<string, ReadonlySet<string>>): string => {
+  const waiting = new Set(left)
+  const path: Array<string> = []
+  const at = new Map<string, number>()
+  let current = left[0]!
+  while (!at.has(current)) {
+    at.set(current, path.length)
+    path.push(current)
+    current = [...sources.get(current)!].find((source) => waiting.has(source))!
+  }
+  // Walked against the edges: reverse to read in flow direction.
+  const cycle = [...path.slice(at.get(current)!), current].reverse()
+  return cycle.join(" -> ")
+}
+
 /** Node ids in an order where every node comes after its sources (stable: file order among equals). */
 const dependencyOrder = (graph: Graph): ReadonlyArray<string> => {
   const ids = Object.keys(graph.nodes)
@@ -57,12 +95,22 @@ const dependencyOrder = (graph: Graph): ReadonlyArray<string> => {
     if (edge.from.node !== "$input" && pending.has(edge.from.node)) pending.get(edge.to.node)?.add(edge.from.node)
   }
   const order: Array<string> = []
+  const placed = new Set<string>()
   while (order.length < ids.length) {
-    const next = ids.find((id) => !order.includes(id) && [...pending.get(id)!].every((s) => order.includes(s)))
+    const next = ids.find((id) => !placed.has(id) && [...pending.get(id)!].every((s) => placed.has(s)))
     if (next === undefined) {
-      throw new EjectError("the flow has a cycle: the builder makes acyclic flows (loops are forEach nodes)")
+      const cycle = cycleAmong(
+        ids.filter((id) => !placed.has(id) && [...pending.get(id)!].some((s) => !placed.has(s))),
+        pending
+      )
+      throw new EjectError(
+        `the flow has a cycle (${cycle}): the builder only makes acyclic flows, so it has no code for this one. ` +
+          "Keep the flow as JSON (jsonflow run and the runner load it as it is, loops bounded by maxSteps), " +
+          "or rewrite the loop as a forEach node over a list, then eject"
+      )
     }
     order.push(next)
+    placed.add(next)
   }
   return order
 }
@@ -104,15 +152,17 @@ const optionsOf = (spec: Ir.NodeSpec, extra: Record<string, unknown> = {}): Reco
 }
 
 /** A graph's output port as a selector expression. */
-const outputPort = (graph: Graph, ref: Ir.PortRef) =>
-  `${portExpression(ref)}${BUILTIN[graph.nodes[ref.node]?.type ?? ""] === undefined ? "!" : ""}`
+const outputPort = (graph: Graph, ref: Ir.PortRef) => {
+  const spec = graph.nodes[ref.node]
+  return `${portExpression(ref)}${spec === undefined || typedPorts(spec) ? "" : "!"}`
+}
 
-const chain = (graph: Graph, indent: string, custom: Set<string>): Array<string> => {
+const chain = (graph: Graph, indent: string, uses: Uses): Array<string> => {
   const lines: Array<string> = []
   // Ports of node types given as plain definitions are an index signature: possibly undefined to TypeScript.
   const untyped = new Set(
     Object.entries(graph.nodes)
-      .filter(([, spec]) => BUILTIN[spec.type] === undefined)
+      .filter(([, spec]) => !typedPorts(spec))
       .map(([id]) => id)
   )
   const portOf = (ref: Ir.PortRef) => `${portExpression(ref)}${untyped.has(ref.node) ? "!" : ""}`
@@ -128,8 +178,19 @@ const chain = (graph: Graph, indent: string, custom: Set<string>): Array<string>
       options === undefined ? "" : `, ${literal(options, indent)}`
     if (incoming.length === 0) throw new EjectError(`node "${id}" has no incoming edge: the builder wires every node`)
     const builtin = BUILTIN[spec.type]
+    const script = SANDBOX[spec.type]
+    if (builtin === undefined && script !== undefined) {
+      if (!single) throw new EjectError(`node "${id}" (${spec.type}) has named input ports`)
+      uses.sandbox.add(script)
+      const loose = hasOwnPorts(spec)
+      if (loose) uses.loose.add(script)
+      lines.push(
+        `${indent}.node(${JSON.stringify(id)}, ${loose ? `${script}WithPorts` : script}, ${literal(spec.config, indent)}, ${from}${tail(optionsOf(spec))})`
+      )
+      continue
+    }
     if (builtin === undefined) {
-      custom.add(spec.type)
+      uses.custom.add(spec.type)
       if (!single) throw new EjectError(`node "${id}" (${spec.type}) has named input ports`)
       lines.push(
         `${indent}.node(${JSON.stringify(id)}, definitions${access(spec.type)}, ${literal(spec.config, indent)}, ${from}${tail(optionsOf(spec))})`
@@ -189,7 +250,7 @@ const chain = (graph: Graph, indent: string, custom: Set<string>): Array<string>
         lines.push(`${inner}(p) => ${source} as Flow.Source<ReadonlyArray<unknown>>,`)
         lines.push(`${inner}(item) =>`)
         lines.push(`${inner}  item`)
-        lines.push(...chain(body, `${inner}    `, custom))
+        lines.push(...chain(body, `${inner}    `, uses))
         lines.push(
           `${inner}    .output((p) => ${outputPort(body, body.output)})${optionsOf(spec, extra) === undefined ? "" : ","}`
         )
@@ -210,7 +271,7 @@ const chain = (graph: Graph, indent: string, custom: Set<string>): Array<string>
 
 /**
  * TypeScript source of a module that builds `flow` with the typed builder. The module exports `flow`, or
- * `build(definitions)` when the flow uses node types that are not built in.
+ * `build(definitions)` when the flow uses node types that are neither built in nor the sandbox's `js`/`ts`.
  *
  * @example
  * ```ts
@@ -219,7 +280,8 @@ const chain = (graph: Graph, indent: string, custom: Set<string>): Array<string>
  * ```
  */
 export const toTypeScript = (flow: Ir.Flow): string => {
-  const custom = new Set<string>()
+  const uses: Uses = { custom: new Set(), sandbox: new Set(), loose: new Set() }
+  const { custom } = uses
   const make = {
     id: flow.id,
     version: flow.version,
@@ -227,7 +289,7 @@ export const toTypeScript = (flow: Ir.Flow): string => {
     trigger: flow.trigger,
     ...(flow.settings === undefined ? {} : { settings: flow.settings })
   }
-  const steps = chain(flow, "    ", custom)
+  const steps = chain(flow, "    ", uses)
   const outputLine = flow.output === undefined ? [] : [`    .output((p) => ${outputPort(flow, flow.output)})`]
   const kept = [
     ...(flow.input === undefined ? [] : [`input: ${literal(flow.input, "    ")}`]),
@@ -238,9 +300,17 @@ export const toTypeScript = (flow: Ir.Flow): string => {
     `import { ${[
       ...(steps.some((line) => line.includes("Builtins.")) ? ["Builtins"] : []),
       "Flow",
-      ...(custom.size > 0 ? ["type Node"] : [])
+      ...(custom.size > 0 || uses.loose.size > 0 ? ["type Node"] : [])
     ].join(", ")} } from "@jsonflow/core"`,
+    ...(uses.sandbox.size > 0 ? [`import { ${[...uses.sandbox].sort().join(", ")} } from "@jsonflow/sandbox"`] : []),
     "",
+    ...[...uses.loose]
+      .sort()
+      .flatMap((script) => [
+        `/** \`${script}\` for nodes that name their own ports (config.ports): the builder knows those only by name. */`,
+        `const ${script}WithPorts: Node.AnyWith<Node.ServicesOf<typeof ${script}>> = ${script}`,
+        ""
+      ]),
     ...(custom.size > 0
       ? [
           "/** Definitions of the node types this flow uses that are not built in. */",

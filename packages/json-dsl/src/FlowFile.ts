@@ -12,7 +12,7 @@ import * as Input from "./Input.ts"
 import * as JsonText from "./JsonText.ts"
 import * as Load from "./Load.ts"
 import type * as ImportModule from "./nflow/Import.ts"
-import { importExport } from "./nflow/Import.ts"
+import { importRead, isExport } from "./nflow/Import.ts"
 import * as JsNode from "./nflow/JsNode.ts"
 import * as Nodes from "./nflow/nodes.ts"
 import * as Problem from "./Problem.ts"
@@ -85,28 +85,20 @@ export const open = <R>(path: string, registry: Registry.Registry<R>, options: O
   return interpret(text, registry, options)
 }
 
-/** {@link open} for text already in memory. */
+/** {@link open} for text already in memory. The text is parsed once, whatever its kind. */
 export const interpret = <R>(text: string, registry: Registry.Registry<R>, options: OpenOptions = {}): Opened => {
   const read = Input.read(text, options.limits)
   if (read._tag === "Unreadable") return { kind: "unreadable", flows: [], problems: read.problems }
-  if ("drawflow" in read.value) {
-    const imported = importExport(read.value, options.modules === undefined ? {} : { modules: options.modules })
-    const problems = Input.withLocations(imported.problems, read.locate)
+  if (isExport(read.value)) {
+    const imported = importRead(read, options.modules === undefined ? {} : { modules: options.modules })
     return {
       kind: "nflow",
-      flows: imported.flows.map((f) => ({
-        flow: f.flow,
-        layout: f.layout,
-        problems: Input.withLocations(f.problems, read.locate)
-      })),
-      problems,
+      flows: imported.flows.map((f) => ({ flow: f.flow, layout: f.layout, problems: f.problems })),
+      problems: imported.problems,
       imported
     }
   }
-  const loaded = Load.load(text, registry, {
-    ...(options.flows === undefined ? {} : { flows: options.flows }),
-    ...(options.limits === undefined ? {} : { limits: options.limits })
-  })
+  const loaded = Load.loadRead(read, registry, options.flows === undefined ? {} : { flows: options.flows })
   return loaded._tag === "Loaded"
     ? {
         kind: "canonical",

@@ -12,9 +12,11 @@ import * as Problem from "./Problem.ts"
 export interface Read {
   readonly _tag: "Read"
   readonly value: Record<string, unknown>
-  /** Line and column of a pointer (text input only). */
-  readonly locate: (pointer: string) => JsonText.Location | undefined
+  /** Lines and columns of pointers, found in one pass over the text when asked (text input only). */
+  readonly locate: JsonText.Locate
+  /** Repeated keys (the first {@link JsonText.MAX_DUPLICATES}); `duplicateCount` counts them all. */
   readonly duplicates: ReadonlyArray<JsonText.DuplicateKey>
+  readonly duplicateCount: number
 }
 
 /** What {@link read} returns. */
@@ -31,7 +33,7 @@ const kindOf = (value: unknown): string =>
           ? "an object"
           : `a ${typeof value}`
 
-const noLocation = () => undefined
+const noLocation: JsonText.Locate = (pointers) => pointers.map(() => undefined)
 
 /**
  * Reads text (`string`), bytes (`Uint8Array`) or a parsed value into a JSON object.
@@ -46,6 +48,7 @@ export const read = (input: unknown, limits: Partial<JsonText.Limits> = {}): Out
   let value: unknown
   let locate: Read["locate"] = noLocation
   let duplicates: ReadonlyArray<JsonText.DuplicateKey> = []
+  let duplicateCount = 0
   if (typeof input === "string" || input instanceof Uint8Array) {
     const parsed = JsonText.parse(input, limits)
     if (parsed._tag === "Invalid") {
@@ -63,6 +66,7 @@ export const read = (input: unknown, limits: Partial<JsonText.Limits> = {}): Out
     value = parsed.value
     locate = parsed.locate
     duplicates = parsed.duplicates
+    duplicateCount = parsed.duplicateCount
   } else {
     const maxDepth = limits.maxDepth ?? JsonText.DEFAULT_LIMITS.maxDepth
     if (JsonText.depthOf(input, maxDepth) > maxDepth) {
@@ -79,16 +83,22 @@ export const read = (input: unknown, limits: Partial<JsonText.Limits> = {}): Out
       problems: [Problem.error("not-an-object", "", `expected a JSON object, got ${kindOf(value)}`)]
     }
   }
-  return { _tag: "Read", value: value as Record<string, unknown>, locate, duplicates }
+  return { _tag: "Read", value: value as Record<string, unknown>, locate, duplicates, duplicateCount }
 }
 
-/** Adds line and column to problems when the input was text. */
+/** Adds line and column to problems when the input was text (one pass over the text for all of them). */
 export const withLocations = (
   problems: ReadonlyArray<Problem.Problem>,
   locate: Read["locate"]
-): ReadonlyArray<Problem.Problem> =>
-  problems.map((problem) => {
+): ReadonlyArray<Problem.Problem> => {
+  const unplaced = problems.filter((problem) => problem.line === undefined)
+  if (unplaced.length === 0) return problems
+  const paths = [...new Set(unplaced.map((problem) => problem.path))]
+  const found = locate(paths)
+  const byPath = new Map(paths.map((path, index) => [path, found[index]]))
+  return problems.map((problem) => {
     if (problem.line !== undefined) return problem
-    const at = locate(problem.path)
+    const at = byPath.get(problem.path)
     return at === undefined ? problem : { ...problem, line: at.line, column: at.column }
   })
+}

@@ -23,6 +23,8 @@ export interface LoadOptions {
   /** Flows that `subflow` nodes may call, by id. */
   readonly flows?: Readonly<Record<string, Ir.Flow>>
   readonly limits?: Partial<JsonText.Limits>
+  /** At most this many problems are listed, then one line counts the rest (default 1,000). */
+  readonly maxProblems?: number
 }
 
 /** A loaded flow. */
@@ -65,7 +67,7 @@ export class LoadError extends Schema.TaggedError<LoadError>()("LoadError", {
 }) {
   override get message() {
     const errors = this.problems.filter((p) => p.severity === "error")
-    return `the flow has ${errors.length} problem(s):\n${errors.map((p) => `  ${p.path || "/"}: ${p.message}`).join("\n")}`
+    return `the flow has ${errors.length} problem(s):\n${errors.map((p) => `  ${Problem.where(p.path)}: ${p.message}`).join("\n")}`
   }
 }
 
@@ -154,30 +156,43 @@ const isShapeNoise = (p: Problem.Problem) => p.message === "is required" || p.me
 /**
  * A value that fits none of a union's shapes (a condition, a value) makes the decoder report every branch:
  * "op: expected ...", "all: is required", "path: is not a known property", ... Keep the real mismatch when
- * there is one; otherwise say once which shapes are accepted.
+ * there is one; otherwise say once which shapes are accepted. Linear: problems are grouped once by parent.
  */
 const collapseUnions = (problems: ReadonlyArray<Problem.Problem>): ReadonlyArray<Problem.Problem> => {
   const byParent = new Map<string, Array<Problem.Problem>>()
   for (const p of problems) {
     const parent = parentOf(p.path)
-    byParent.set(parent, [...(byParent.get(parent) ?? []), p])
+    const group = byParent.get(parent)
+    if (group === undefined) byParent.set(parent, [p])
+    else group.push(p)
   }
+  // Only a parent with two or more missing keys is a union that matched no branch.
+  const unions = new Map<string, ReadonlySet<string>>()
+  for (const [parent, group] of byParent) {
+    const required = new Set<string>()
+    for (const q of group) if (q.message === "is required") required.add(lastSegment(q.path))
+    if (required.size >= 2) unions.set(parent, required)
+  }
+  if (unions.size === 0) return problems
   const out: Array<Problem.Problem> = []
   const done = new Set<string>()
   for (const p of problems) {
     const parent = parentOf(p.path)
-    const group = byParent.get(parent)!
-    const required = new Set(group.filter((q) => q.message === "is required").map((q) => lastSegment(q.path)))
-    if (required.size < 2) {
+    const required = unions.get(parent)
+    if (required === undefined) {
       out.push(p)
       continue
     }
     if (done.has(parent)) continue
     done.add(parent)
-    const real = group.filter((q) => !isShapeNoise(q))
     const seen = new Set<string>()
-    const unique = real.filter((q) => !seen.has(q.path + q.message) && seen.add(q.path + q.message))
-    if (unique.length > 0) out.push(...unique)
+    const real = byParent.get(parent)!.filter((q) => {
+      const key = `${q.path}\u0000${q.message}`
+      if (isShapeNoise(q) || seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
+    if (real.length > 0) out.push(...real)
     else {
       out.push({
         ...p,
@@ -213,15 +228,11 @@ interface Assembled {
 const assemble = (document: Record<string, unknown>): Assembled => {
   const problems: Array<Problem.Problem> = []
   const { nodes: rawNodes, edges: rawEdges, $schema: _schema, dsl: _dsl, ...header } = document
-  const headerCheck = Validation.decode(
-    Dsl.FlowDocument,
-    {
-      ...document,
-      nodes: isObject(rawNodes) ? {} : rawNodes,
-      edges: Array.isArray(rawEdges) ? [] : rawEdges
-    },
-    { strict: true }
-  )
+  // Nodes and edges are checked one by one below; a missing key stays missing ("is required").
+  const shell: Record<string, unknown> = { ...document }
+  if (isObject(rawNodes)) shell.nodes = {}
+  if (Array.isArray(rawEdges)) shell.edges = []
+  const headerCheck = Validation.decode(Dsl.FlowDocument, shell, { strict: true })
   const headerBroken = new Set<string>()
   if (headerCheck._tag === "Invalid") {
     const trigger = headerCheck.issues.some((i) => i.path.startsWith("/trigger"))
@@ -288,12 +299,10 @@ const toDocumentPointer = (path: string, edgeIndex: ReadonlyArray<number>): stri
   return `/edges/${edgeIndex[Number(match[1])] ?? match[1]}${match[2]}`
 }
 
-const sortProblems = (problems: ReadonlyArray<Problem.Problem>) =>
-  [...problems].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "error" ? -1 : 1))
-
 /**
  * Loads a canonical flow: `string`/`Uint8Array` input is parsed guardedly, any other value is taken as
- * parsed JSON. Returns the IR and designer layout, or every problem.
+ * parsed JSON. Returns the IR and designer layout, or the problems: every one up to `maxProblems`
+ * (default {@link Problem.DEFAULT_MAX_PROBLEMS}), errors first, then one line counting the rest.
  *
  * @example
  * ```ts
@@ -308,7 +317,29 @@ const sortProblems = (problems: ReadonlyArray<Problem.Problem>) =>
 export const load = <R>(input: unknown, registry: Registry.Registry<R>, options: LoadOptions = {}): LoadResult => {
   const read = Input.read(input, options.limits)
   if (read._tag === "Unreadable") return { _tag: "Failed", problems: read.problems }
+  return loadRead(read, registry, options)
+}
+
+/**
+ * {@link load} for a document already read with {@link Input.read}, so a caller that looked at it first
+ * (to tell a canonical flow from an nFlow export) does not parse it twice.
+ *
+ * @example
+ * ```ts
+ * import { Builtins } from "@jsonflow/core"
+ * import { Input, Load } from "@jsonflow/json-dsl"
+ * const read = Input.read(text)
+ * if (read._tag === "Read" && !("drawflow" in read.value)) Load.loadRead(read, Builtins.registry)
+ * ```
+ */
+export const loadRead = <R>(
+  read: Input.Read,
+  registry: Registry.Registry<R>,
+  options: LoadOptions = {}
+): LoadResult => {
   const raw = read.value
+  const finish = (found: ReadonlyArray<Problem.Problem>, hidden = 0) =>
+    Input.withLocations(Problem.capped(found, options.maxProblems ?? Problem.DEFAULT_MAX_PROBLEMS, hidden), read.locate)
   if ("drawflow" in raw) {
     return {
       _tag: "Failed",
@@ -337,10 +368,11 @@ export const load = <R>(input: unknown, registry: Registry.Registry<R>, options:
       column: d.at.column
     }
   })
+  // Repeated keys past JsonText's cap are counted, not described.
+  const hiddenDuplicates = read.duplicateCount - read.duplicates.length
   const version = versionOf(raw)
-  if (typeof version !== "number") {
-    return { _tag: "Failed", problems: Input.withLocations([...duplicateProblems, version], read.locate) }
-  }
+  if (typeof version !== "number")
+    return { _tag: "Failed", problems: finish([...duplicateProblems, version], hiddenDuplicates) }
   const migrated = Migrations.migrate(raw, version, Dsl.CURRENT_VERSION)
   const assembled = assemble(migrated.document)
   const compiled = Compiler.compileSync(assembled.ir, registry, options.flows ? { flows: options.flows } : {})
@@ -360,27 +392,26 @@ export const load = <R>(input: unknown, registry: Registry.Registry<R>, options:
     ...(p.nodeId === undefined ? {} : { nodeId: p.nodeId })
   }))
   // A node behind a broken one is "unreachable" only as a consequence: say so once, at the cause.
-  const broken = new Set(
-    fromCompiler.filter((p) => p.severity === "error" && p.nodeId !== undefined).map((p) => p.nodeId)
-  )
-  for (const id of assembled.dropped) broken.add(id)
-  const edges = Array.isArray(migrated.document.edges) ? (migrated.document.edges as ReadonlyArray<unknown>) : []
-  const behindBroken = (nodeId: string) =>
-    edges.some((e) => {
-      const edge = e as { readonly from?: { readonly node?: unknown }; readonly to?: { readonly node?: unknown } }
-      return edge.to?.node === nodeId && typeof edge.from?.node === "string" && broken.has(edge.from.node)
-    })
+  const broken = new Set(assembled.dropped)
+  for (const p of fromCompiler) if (p.severity === "error" && p.nodeId !== undefined) broken.add(p.nodeId)
+  const behindBroken = new Set<string>()
+  for (const e of Array.isArray(migrated.document.edges) ? (migrated.document.edges as ReadonlyArray<unknown>) : []) {
+    const edge = e as { readonly from?: { readonly node?: unknown }; readonly to?: { readonly node?: unknown } }
+    const [from, to] = [edge?.from?.node, edge?.to?.node]
+    if (typeof from === "string" && typeof to === "string" && broken.has(from)) behindBroken.add(to)
+  }
   const consequences = fromCompiler.filter(
-    (p) => !(p.code === "unreachable" && p.nodeId !== undefined && behindBroken(p.nodeId))
+    (p) => !(p.code === "unreachable" && p.nodeId !== undefined && behindBroken.has(p.nodeId))
   )
   const inDocument = collapseUnions([...assembled.problems, ...consequences]).map((p) => ({
     ...p,
     path: migrated.toSource(p.path)
   }))
-  const problems = sortProblems(
-    Input.withLocations([...duplicateProblems, ...migrated.problems, ...inDocument], read.locate)
-  )
-  if (Problem.hasErrors(problems) || compiled._tag === "Failed") {
+  const all = [...duplicateProblems, ...migrated.problems, ...inDocument]
+  // Errors first, each group in the order found (documents order, mostly).
+  const ordered = [...all.filter((p) => p.severity === "error"), ...all.filter((p) => p.severity !== "error")]
+  const problems = finish(ordered, hiddenDuplicates)
+  if (Problem.hasErrors(ordered) || compiled._tag === "Failed") {
     // A failed compile always has an error; if all were filtered as consequences, the document errors explain it.
     return { _tag: "Failed", problems }
   }

@@ -13,7 +13,7 @@ export * as Contract from "./nflow/contract.ts"
 /** The Go html/template subset of `template` boxes. */
 export * as GoTemplate from "./nflow/GoTemplate.ts"
 export type { ImportedFlow, ImportOptions, ImportResult } from "./nflow/Import.ts"
-export { importExport, isExport } from "./nflow/Import.ts"
+export { importExport, importRead, isExport, notWritten } from "./nflow/Import.ts"
 /** The `nflow.js` code node. */
 export * as JsNode from "./nflow/JsNode.ts"
 /** The native nFlow box node types. */

@@ -5,7 +5,7 @@
  *
  * @module Save
  */
-import type { Ir } from "@jsonflow/core"
+import { Ir } from "@jsonflow/core"
 import * as CanonicalJson from "./CanonicalJson.ts"
 import * as Dsl from "./Dsl.ts"
 
@@ -25,12 +25,23 @@ const splitCode = (type: string, config: unknown): unknown => {
   return { ...config, [field]: source.split("\n") }
 }
 
+/** Keys in the order of their Schema, so equal values print equally however they were built. */
+const inOrder = <A extends object>(value: A, keys: ReadonlyArray<string>): A => {
+  const record = value as Record<string, unknown>
+  const known = keys.filter((k) => record[k] !== undefined).map((k) => [k, record[k]] as const)
+  const rest = Object.entries(record).filter(([k, v]) => v !== undefined && !keys.includes(k))
+  return Object.fromEntries([...known, ...rest]) as A
+}
+const SETTINGS_KEYS = Object.keys(Ir.Settings.fields)
+const RETRY_KEYS = Object.keys(Ir.RetryPolicy.fields)
+const TRIGGER_KEYS = [...new Set(Ir.Trigger.members.flatMap((member) => Object.keys(member.fields)))]
+
 const nodeDocument = (spec: Ir.NodeSpec, position: Dsl.Position | undefined): Record<string, unknown> => ({
   type: spec.type,
   ...(spec.label === undefined ? {} : { label: spec.label }),
   ...(position === undefined ? {} : { position: { x: position.x, y: position.y } }),
   ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
-  ...(spec.retry === undefined ? {} : { retry: spec.retry }),
+  ...(spec.retry === undefined ? {} : { retry: inOrder(spec.retry, RETRY_KEYS) }),
   ...(spec.config === undefined ? {} : { config: splitCode(spec.type, spec.config) })
 })
 
@@ -51,9 +62,9 @@ export const toDocument = (flow: Ir.Flow, options: SaveOptions = {}): Record<str
     id: flow.id,
     version: flow.version,
     ...(flow.description === undefined ? {} : { description: flow.description }),
-    trigger: flow.trigger,
+    trigger: inOrder(flow.trigger, TRIGGER_KEYS),
     ...(flow.input === undefined ? {} : { input: flow.input }),
-    ...(flow.settings === undefined ? {} : { settings: flow.settings }),
+    ...(flow.settings === undefined ? {} : { settings: inOrder(flow.settings, SETTINGS_KEYS) }),
     nodes: Object.fromEntries(
       Object.entries(flow.nodes).map(([id, spec]) => [id, nodeDocument(spec, options.layout?.[id])])
     ),

@@ -104,7 +104,7 @@ describe("jsonflow CLI", () => {
   it("garbage: a file that is not JSON is one clear line, exit 1", () => {
     expect(jsonflow("validate", `${fixtures}/broken/01-not-json.json`)).toMatchObject({
       code: 1,
-      stdout: `${fixtures}/broken/01-not-json.json: /: unexpected "}" at line 1, column 18\n`
+      stdout: `${fixtures}/broken/01-not-json.json: (root): unexpected "}" at line 1, column 18\n`
     })
   })
 })

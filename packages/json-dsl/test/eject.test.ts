@@ -1,13 +1,15 @@
 import { execFileSync } from "node:child_process"
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { Ir } from "@jsonflow/core"
+import { Ir, Registry } from "@jsonflow/core"
+import { Nodes as SandboxNodes } from "@jsonflow/sandbox"
 import { afterAll, describe, expect, it } from "vitest"
 import { Eject, FlowFile, Load, Mermaid, Nflow } from "../src/index.ts"
 import { fixture, modulesDir, registry as nflowRegistry } from "./support/nflow.ts"
 
 const read = (path: string) => readFileSync(new URL(`./fixtures/${path}`, import.meta.url), "utf8")
+const codeRegistry = Registry.merge(FlowFile.validationRegistry, Registry.make(...SandboxNodes.definitions))
 const loadFlow = (path: string) => {
-  const result = Load.load(read(path), FlowFile.validationRegistry)
+  const result = Load.load(read(path), codeRegistry)
   if (result._tag !== "Loaded") throw new Error(JSON.stringify(result.problems))
   return result.flow
 }
@@ -17,7 +19,7 @@ const dir = new URL("./.ejected/", import.meta.url)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe("eject: builder TypeScript for a JSON flow", () => {
-  const files = ["orders.flow.json", "lines.flow.json", "guard.flow.json"]
+  const files = ["orders.flow.json", "lines.flow.json", "guard.flow.json", "code.flow.json"]
   mkdirSync(dir, { recursive: true })
   for (const file of files)
     writeFileSync(new URL(file.replace(".flow.json", ".ts"), dir), Eject.toTypeScript(loadFlow(`valid/${file}`)))
@@ -56,7 +58,16 @@ describe("eject: builder TypeScript for a JSON flow", () => {
     expect(Ir.equals(module.build(definitions).ir, Eject.normalize(compare))).toBe(true)
   })
 
-  it("orders edges like the builder (grouped by target) and refuses cycles", () => {
+  it("code nodes use the sandbox's definitions: typed `out`, own ports by name", () => {
+    const code = readFileSync(new URL("code.ts", dir), "utf8")
+    expect(code).toContain('import { jsNode, tsNode } from "@jsonflow/sandbox"')
+    expect(code).toContain("const jsNodeWithPorts: Node.AnyWith<Node.ServicesOf<typeof jsNode>> = jsNode")
+    expect(code).toContain('.node("total", tsNode, {')
+    expect(code).toContain('.respond("small", (p) => p.route.small!, {')
+    expect(code).not.toContain("build(definitions")
+  })
+
+  it("orders edges like the builder (grouped by target) and refuses cycles, saying why and what to do", () => {
     const flow = loadFlow("valid/orders.flow.json")
     const shuffled = { ...flow, edges: [...flow.edges.slice(1), flow.edges[0]!] }
     expect(Ir.equals(Eject.normalize(shuffled), flow)).toBe(true)
@@ -64,7 +75,9 @@ describe("eject: builder TypeScript for a JSON flow", () => {
       ...flow,
       edges: [...flow.edges, { from: { node: "reply", port: "out" }, to: { node: "shape", port: "in" } }]
     }
-    expect(() => Eject.toTypeScript(cyclic)).toThrow("the flow has a cycle")
+    expect(() => Eject.toTypeScript(cyclic)).toThrow(
+      "the flow has a cycle (shape -> route -> review -> back -> remember -> reply -> shape): the builder only makes acyclic flows, so it has no code for this one. Keep the flow as JSON (jsonflow run and the runner load it as it is, loops bounded by maxSteps), or rewrite the loop as a forEach node over a list, then eject"
+    )
   })
 })
 

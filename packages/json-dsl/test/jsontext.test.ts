@@ -41,8 +41,13 @@ describe("JsonText: a guarded JSON parser", () => {
     expect(parsed.duplicates).toEqual([
       { path: "/nodes/a", key: "a", at: { line: 5, column: 5 }, first: { line: 3, column: 5 } }
     ])
-    expect(parsed.locate("/nodes/b/1/c")).toEqual({ line: 4, column: 20 })
-    expect(parsed.locate("/nodes/zzz")).toEqual({ line: 2, column: 12 })
+    expect(parsed.locate(["/nodes/b/1/c", "/nodes/zzz", "", "/nodes/a"])).toEqual([
+      { line: 4, column: 20 },
+      { line: 2, column: 12 },
+      { line: 1, column: 1 },
+      // The value kept: the last of the repeated keys, as JSON.parse keeps it.
+      { line: 5, column: 10 }
+    ])
   })
   it("keeps __proto__ as an own key and never touches prototypes", () => {
     const parsed = JsonText.parse('{"__proto__": {"polluted": true}}')

@@ -80,6 +80,55 @@ describe("nFlow import: problems with JSON paths into the export", () => {
     ])
     expect(Nflow.importExport("{").problems[0]?.code).toBe("invalid-json")
   })
+  it("reports a malformed box once, at the box, not again as a connection to a node that does not exist", () => {
+    const starter = (target: string) => ({
+      data: { type: "starter", method: "GET", urlpattern: "/a" },
+      outputs: { output_1: { connections: [{ node: target, output: "input_1" }] } }
+    })
+    const exported = {
+      drawflow: {
+        Home: { data: { a: starter("b"), b: { data: null, outputs: {} }, c: { data: {}, outputs: {} }, d: 5 } },
+        Other: { data: { a: starter("b"), b: { data: { type: "js", code: "function main(){}" } } } },
+        Third: { data: { s: { ...starter("c"), data: { type: "starter", method: "GET", urlpattern: "/c" } } } }
+      }
+    }
+    const problems = Nflow.importExport(exported).problems
+    expect(problems.map((p) => [p.severity, p.path, p.message])).toEqual([
+      [
+        "error",
+        "/drawflow/Home/data/b/data",
+        "the node has no data object: nflow-runtime fails every request that scans it"
+      ],
+      [
+        "error",
+        "/drawflow/Home/data/c/data/type",
+        "the node has no type (data.type is missing): nflow-runtime fails every request that scans it"
+      ],
+      ["error", "/drawflow/Home/data/d", "expected a node object"],
+      [
+        "warning",
+        "/drawflow/Other/data/a/data/urlpattern",
+        "GET /a is also served by /drawflow/Home/data/a: nflow-runtime picks one at random, JSON-Flow the first"
+      ],
+      [
+        "warning",
+        "/drawflow/Third/data/s/outputs/output_1/connections/0/node",
+        'node "c" does not exist in module "Third": the flow ends here (nflow-runtime: 200, empty body)'
+      ]
+    ])
+  })
+  it("names each flow that cannot be written, with its route and first error", () => {
+    expect(Nflow.notWritten(result)).toEqual([
+      "6 flows not written because of errors:",
+      '  admin-get-report.flow.json (GET /report, module "Admin", starter s1): /drawflow/Admin/data/a/data/type: unknown nFlow node type "sql" (nflow-runtime answers 500 "Type node not found")',
+      '  admin-post-import.flow.json (POST /import, module "Admin", starter s2): /drawflow/Admin/data/c/data/script: custom box "csv_import" has no module: put its code in csv_import.js in the modules directory (--modules)',
+      '  admin-get-plugin.flow.json (GET /plugin, module "Admin", starter s3): /drawflow/Admin/data/d/data/type: "dromedary" (Go plugin) boxes are not supported: every shipped plugin is a stub that returns a null payload',
+      '  admin-get-private.flow.json (GET /private, module "Admin", starter s4): /drawflow/Admin/data/s4/data/nflow_auth: nflow_auth runs the runtime\'s triggers/auth.js, which has no equivalent here: authenticate in front of the flow (or in a js box) and set nflow_auth to false',
+      '  admin-get.flow.json (GET "", module "Admin", starter s5): /drawflow/Admin/data/s5/data/urlpattern: an empty urlpattern never matches a request',
+      '  admin-get-tpl.flow.json (GET /tpl, module "Admin", starter s7): /drawflow/Admin/data/g/data/template: pipelines (|) are not supported: this template uses Go template syntax the importer does not render'
+    ])
+    expect(Nflow.notWritten(Nflow.importExport(fixture("nflow/users.json")))).toEqual([])
+  })
 })
 
 describe("nFlow import: canonical output", () => {

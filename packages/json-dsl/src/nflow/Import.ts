@@ -29,6 +29,8 @@ export interface ImportOptions {
   /** Code of custom boxes by module name (the `<name>.js` files of a modules directory). */
   readonly modules?: Readonly<Record<string, string>>
   readonly limits?: Partial<JsonText.Limits>
+  /** At most this many problems are listed per report, then one line counts the rest (default 1,000). */
+  readonly maxProblems?: number
 }
 
 /** One flow made from one starter. */
@@ -103,9 +105,16 @@ const portOrder = (a: string, b: string) => {
   return Number.isNaN(na) || Number.isNaN(nb) ? a.localeCompare(b) : na - nb
 }
 
-/** Reads every module and node, reporting malformed parts; returns nodes by module. */
-const readNodes = (drawflow: Record<string, unknown>, problems: Array<Problem.Problem>) => {
+/** The nodes of the export by module, and per module the ids of nodes left out as malformed. */
+interface ReadExport {
+  readonly modules: ReadonlyMap<string, ReadonlyMap<string, ExportNode>>
+  readonly malformed: ReadonlyMap<string, ReadonlySet<string>>
+}
+
+/** Reads every module and node, reporting malformed parts. */
+const readNodes = (drawflow: Record<string, unknown>, problems: Array<Problem.Problem>): ReadExport => {
   const modules = new Map<string, Map<string, ExportNode>>()
+  const malformed = new Map<string, Set<string>>()
   for (const [moduleName, module] of Object.entries(drawflow)) {
     const modulePath = Problem.pointer("drawflow", moduleName)
     if (!isObject(module)) {
@@ -119,11 +128,14 @@ const readNodes = (drawflow: Record<string, unknown>, problems: Array<Problem.Pr
     }
     const nodes = new Map<string, ExportNode>()
     const raws = new Map<string, Record<string, unknown>>()
+    const left = new Set<string>()
     modules.set(moduleName, nodes)
+    malformed.set(moduleName, left)
     for (const [key, raw] of Object.entries(module.data)) {
       const path = Problem.pointer("drawflow", moduleName, "data", key)
       if (!isObject(raw)) {
         problems.push(Problem.error("invalid-export", path, "expected a node object"))
+        left.add(key)
         continue
       }
       if (raw.id !== undefined && String(raw.id) !== key) {
@@ -143,10 +155,13 @@ const readNodes = (drawflow: Record<string, unknown>, problems: Array<Problem.Pr
             data === undefined ? `${path}/data` : `${path}/data/type`,
             data === undefined
               ? "the node has no data object: nflow-runtime fails every request that scans it"
-              : `the node type must be a string, got ${data.type === undefined ? "nothing" : JSON.stringify(data.type)}: nflow-runtime fails every request that scans it`,
+              : data.type === undefined
+                ? "the node has no type (data.type is missing): nflow-runtime fails every request that scans it"
+                : `the node type must be a string, got ${JSON.stringify(data.type)}: nflow-runtime fails every request that scans it`,
             key
           )
         )
+        left.add(key)
         continue
       }
       const outputs: Array<readonly [string, Connection | undefined]> = []
@@ -212,7 +227,7 @@ const readNodes = (drawflow: Record<string, unknown>, problems: Array<Problem.Pr
     }
     checkInputsMirror(nodes, raws, problems)
   }
-  return modules
+  return { modules, malformed }
 }
 
 // Drawflow's `inputs` mirror `outputs`; nflow-runtime ignores them. A mismatch hints at a hand-edited export.
@@ -493,6 +508,21 @@ const registry = Registry.merge(Nodes.nativeRegistry, Registry.make(JsNode.defin
 export const importExport = (input: unknown, options: ImportOptions = {}): ImportResult => {
   const read = Input.read(input, options.limits)
   if (read._tag === "Unreadable") return { flows: [], problems: read.problems }
+  return importRead(read, options)
+}
+
+/**
+ * {@link importExport} for an export already read with {@link Input.read} (so it is parsed once).
+ *
+ * @example
+ * ```ts
+ * import { Input, Nflow } from "@jsonflow/json-dsl"
+ * const read = Input.read(exportText)
+ * if (read._tag === "Read" && Nflow.isExport(read.value)) Nflow.importRead(read)
+ * ```
+ */
+export const importRead = (read: Input.Read, options: ImportOptions = {}): ImportResult => {
+  const maxProblems = options.maxProblems ?? Problem.DEFAULT_MAX_PROBLEMS
   const drawflow = read.value.drawflow
   if (!isObject(drawflow)) {
     return {
@@ -512,7 +542,7 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
     }
   }
   const globalProblems: Array<Problem.Problem> = []
-  const modules = readNodes(drawflow, globalProblems)
+  const { modules, malformed } = readNodes(drawflow, globalProblems)
   const flows: Array<ImportedFlow> = []
   const routes = new Map<string, string>()
   const usedIds = new Set<string>()
@@ -601,8 +631,8 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
       const queue: Array<ExportNode> = [starter]
       const seen = new Set<string>([starter.id])
       edges.push({ from: { node: "$input", port: "out" }, to: { node: toId(starter.id), port: "in" } })
-      while (queue.length > 0) {
-        const node = queue.shift()!
+      for (let next = 0; next < queue.length; next++) {
+        const node = queue[next]!
         const { mapped, problems: nodeProblems } = mapOnce(node)
         problems.push(...nodeProblems)
         const id = toId(node.id)
@@ -615,6 +645,8 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
         for (const [port, connection] of node.outputs) {
           if (connection === undefined) continue
           const target = nodes.get(connection.target)
+          // A target left out as malformed was reported at the target: "does not exist" would be a consequence.
+          if (target === undefined && malformed.get(moduleName)?.has(connection.target)) continue
           if (target === undefined) {
             problems.push(
               Problem.warning(
@@ -638,7 +670,9 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
             continue
           }
           if (mapped !== undefined) edges.push({ from: { node: id, port }, to: { node: toId(target.id), port: "in" } })
-          successors.set(id, [...(successors.get(id) ?? []), toId(target.id)])
+          const targets = successors.get(id)
+          if (targets === undefined) successors.set(id, [toId(target.id)])
+          else targets.push(toId(target.id))
           if (!seen.has(target.id)) {
             seen.add(target.id)
             queue.push(target)
@@ -667,8 +701,10 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
       }
       const compiled = Compiler.compileSync(flow, registry)
       const compileProblems = compiled._tag === "Compiled" ? compiled.flow.warnings : compiled.error.problems
+      // The compiler's findings about a node already reported here are consequences of that report.
+      const reported = new Set(problems.flatMap((q) => (q.nodeId === undefined ? [] : [q.nodeId])))
       for (const p of compileProblems) {
-        if (p.code === "unreachable" || problems.some((q) => q.nodeId !== undefined && q.nodeId === p.nodeId)) continue
+        if (p.code === "unreachable" || (p.nodeId !== undefined && reported.has(p.nodeId))) continue
         problems.push(
           (p.severity === "error" ? Problem.error : Problem.warning)(
             p.code,
@@ -683,7 +719,7 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
         layout,
         file: `${flowId}.flow.json`,
         starter: { module: moduleName, nodeId: starter.id, method, urlpattern },
-        problems: Input.withLocations(dedupe(problems), read.locate)
+        problems: dedupe(problems)
       })
     }
   }
@@ -691,7 +727,43 @@ export const importExport = (input: unknown, options: ImportOptions = {}): Impor
   if (flows.length === 0 && !all.some((p) => p.severity === "error")) {
     all.push(Problem.warning("no-starters", "/drawflow", "the export has no wired HTTP starter: nothing to import"))
   }
-  return { flows, problems: Input.withLocations(all, read.locate) }
+  // Locations are found in one pass over the text for every listed problem; the per-flow lists reuse them.
+  const listed = Input.withLocations(Problem.capped(all, maxProblems), read.locate)
+  return {
+    flows: flows.map((f) => ({
+      ...f,
+      problems: Input.withLocations(Problem.capped(f.problems, maxProblems), read.locate)
+    })),
+    problems: listed
+  }
+}
+
+/**
+ * What to tell a person about the flows that cannot be written (they have errors): a count, then one line
+ * per flow with its file, its route and the first error, so the list names each one. Empty when every flow
+ * can be written.
+ *
+ * @example
+ * ```ts
+ * import { Nflow } from "@jsonflow/json-dsl"
+ * for (const line of Nflow.notWritten(Nflow.importExport(exportText))) console.log(line)
+ * // 1 flow not written because of errors:
+ * //   admin-get-report.flow.json (GET /report, module "Admin", starter s1): /drawflow/Admin/data/a/data/type: unknown nFlow node type "sql" (...)
+ * ```
+ */
+export const notWritten = (result: ImportResult): ReadonlyArray<string> => {
+  const skipped = result.flows.filter((f) => f.problems.some((p) => p.severity === "error"))
+  if (skipped.length === 0) return []
+  return [
+    `${skipped.length} flow${skipped.length === 1 ? "" : "s"} not written because of errors:`,
+    ...skipped.map((f) => {
+      const errors = f.problems.filter((p) => p.severity === "error")
+      const first = errors[0]!
+      const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""
+      const route = `${f.starter.method} ${f.starter.urlpattern === "" ? '""' : f.starter.urlpattern}`
+      return `  ${f.file} (${route}, module ${JSON.stringify(f.starter.module)}, starter ${f.starter.nodeId}): ${Problem.where(first.path)}: ${first.message}${more}`
+    })
+  ]
 }
 
 const dedupe = (problems: ReadonlyArray<Problem.Problem>): Array<Problem.Problem> => {
