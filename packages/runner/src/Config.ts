@@ -51,6 +51,51 @@ const Retention = Schema.Struct({
   count: Schema.optionalKey(NonNegativeInt)
 })
 
+/** Resource limits of one sandboxed call (`js`/`ts` nodes, nFlow code boxes); unset keys keep the sandbox's. */
+export const SandboxLimits = Schema.Struct({
+  timeoutMs: Schema.optionalKey(PositiveInt).annotate({
+    description:
+      "CPU and wall-clock time of one call, promises and copying the result out included (sandbox default 1000; ceiling 60000)."
+  }),
+  memoryMb: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(8))).annotate({
+    description: "Heap of the isolate running a call, in MB, at least 8 (sandbox default 64; ceiling 512)."
+  }),
+  maxInputBytes: Schema.optionalKey(NonNegativeInt).annotate({
+    description: "UTF-8 bytes of a call's input and variables as JSON (sandbox default 8 MiB; ceiling 64 MiB)."
+  }),
+  maxOutputBytes: Schema.optionalKey(NonNegativeInt).annotate({
+    description: "UTF-8 bytes of a call's result as JSON (sandbox default 8 MiB; ceiling 64 MiB)."
+  }),
+  maxLogBytes: Schema.optionalKey(NonNegativeInt).annotate({
+    description: "Bytes of captured console output per call (sandbox default 64 KiB; ceiling 1 MiB)."
+  })
+}).annotate({ identifier: "SandboxLimits" })
+export type SandboxLimits = typeof SandboxLimits.Type
+
+/** Built-in redaction pattern names of `@jsonflow/audit`. */
+const PATTERN_NAMES = [
+  "card",
+  "email",
+  "bearer",
+  "jwt",
+  "awsKey",
+  "apiKey",
+  "urlPassword",
+  "keyValue",
+  "privateKey"
+] as const
+
+/**
+ * One field of a credential in the config file: a value (local development), or where to read it, an
+ * environment variable or a file (a mounted Kubernetes or Docker secret, trailing newline dropped).
+ */
+export const CredentialField = Schema.Union([
+  Schema.String,
+  Schema.Struct({ env: Schema.String.check(Schema.isMinLength(1)) }),
+  Schema.Struct({ file: Schema.String.check(Schema.isMinLength(1)) })
+]).annotate({ identifier: "CredentialField" })
+export type CredentialField = typeof CredentialField.Type
+
 /** The configuration document (file or env), every key optional. */
 export const RunnerConfig = Schema.Struct({
   server: Schema.optionalKey(
@@ -144,14 +189,89 @@ export const RunnerConfig = Schema.Struct({
   ),
   audit: Schema.optionalKey(
     Schema.Struct({
-      sink: Schema.optionalKey(Schema.Literals(["embedded", "postgres", "jsonl", "console", "none"])).annotate({
-        description: "Where execution traces go (default embedded)."
-      }),
+      sink: Schema.optionalKey(Schema.Literals(["embedded", "postgres", "redis", "jsonl", "console", "none"])).annotate(
+        {
+          description:
+            "Where execution traces go (default embedded). redis: a Redis stream that `jsonflow audit-worker` moves into PostgreSQL (audit.url)."
+        }
+      ),
       path: Schema.optionalKey(Schema.String).annotate({
         description: "Directory (embedded) or file (jsonl) of the audit store."
       }),
-      url: Schema.optionalKey(Schema.String).annotate({ description: "PostgreSQL URL (postgres sink)." }),
-      snapshots: Schema.optionalKey(Schema.Literals(["none", "metadata", "full"]))
+      url: Schema.optionalKey(Schema.String).annotate({
+        description:
+          "PostgreSQL URL of the store: the postgres sink writes there; with the redis sink, where the worker writes and the CLI reads (?schema=<name> picks a schema)."
+      }),
+      redis: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^rediss?:\/\//))).annotate({
+        description: "Redis URL of the audit stream (redis sink; default redis.url)."
+      }),
+      stream: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1))).annotate({
+        description: "Stream key of the redis sink (default jsonflow:audit; the worker's --stream)."
+      }),
+      snapshots: Schema.optionalKey(Schema.Literals(["none", "metadata", "full"])),
+      retentionDays: Schema.optionalKey(PositiveInt).annotate({
+        description: "PostgreSQL store: delete executions older than this many days (default: keep everything)."
+      }),
+      redaction: Schema.optionalKey(
+        Schema.Struct({
+          keys: Schema.optionalKey(Schema.Array(Schema.String)).annotate({
+            description:
+              "Key stems hidden wherever they appear, added to the defaults (password, token, apiKey, authorization, ...)."
+          }),
+          paths: Schema.optionalKey(Schema.Array(Schema.String)).annotate({
+            description:
+              "Dot paths from the event root hidden as well, e.g. input.customer.ssn (* one segment, ** any)."
+          }),
+          patterns: Schema.optionalKey(Schema.Array(Schema.Literals(PATTERN_NAMES))).annotate({
+            description: `Patterns searched inside strings (default all: ${PATTERN_NAMES.join(", ")}).`
+          }),
+          mode: Schema.optionalKey(Schema.Literals(["mask", "encrypt"])).annotate({
+            description:
+              "mask (default) or encrypt: AES-256-GCM under keyId, keys from env JSONFLOW_AUDIT_KEYS (kid:base64,...), never in this file."
+          }),
+          keyId: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._-]+$/))).annotate({
+            description:
+              "Id of the key that encrypts (default: the first of JSONFLOW_AUDIT_KEYS); the others still decrypt."
+          })
+        })
+      ),
+      buffer: Schema.optionalKey(
+        Schema.Struct({
+          capacity: Schema.optionalKey(PositiveInt).annotate({
+            description: "Events held in memory per sink (default 20000)."
+          }),
+          onFull: Schema.optionalKey(Schema.Literals(["spill", "block"])).annotate({
+            description:
+              "Full buffer: spill to the local journal and replay it later (default), or block (new executions wait for room)."
+          }),
+          journalDir: Schema.optionalKey(Schema.String).annotate({
+            description: "Directory of the spill journals (default .jsonflow/audit-journal)."
+          }),
+          flushTimeoutMs: Schema.optionalKey(NonNegativeInt).annotate({
+            description:
+              "At shutdown, how long to keep writing to a sink that is down before spilling the rest to the journal (default 10000)."
+          })
+        })
+      )
+    })
+  ),
+  sandbox: Schema.optionalKey(
+    Schema.Struct({
+      limits: Schema.optionalKey(SandboxLimits).annotate({
+        description: "What a call gets when its node asks for nothing."
+      }),
+      maxLimits: Schema.optionalKey(SandboxLimits).annotate({
+        description: "Ceilings: the most a node may ask for (its requests are capped to these)."
+      }),
+      processes: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 }))).annotate({
+        description: "Sandbox processes (default 1); each runs its calls one at a time."
+      }),
+      staticChecks: Schema.optionalKey(Schema.Literals(["block", "report", "off"])).annotate({
+        description: "What high-severity static-check findings do: block the script (default), report, or off."
+      }),
+      maxRssMb: Schema.optionalKey(PositiveInt).annotate({
+        description: "Memory cap: a sandbox process whose resident memory passes this is replaced (default 1024)."
+      })
     })
   ),
   ssrf: Schema.optionalKey(
@@ -160,6 +280,16 @@ export const RunnerConfig = Schema.Struct({
         description: "Host names or CIDR ranges JSON flows may call although internal."
       })
     })
+  ),
+  connectors: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)).annotate({
+    description:
+      "Connectors JSON flows may use: the ConnectorsConfig of @jsonflow/connectors (http, sql, soap, grpc, redis, mail), checked at start. Settings name credentials, never hold them."
+  }),
+  credentials: Schema.optionalKey(Schema.Record(Schema.String, Schema.Record(Schema.String, CredentialField))).annotate(
+    {
+      description:
+        "Credentials by name: field -> value, { env } or { file }. JSONFLOW_CREDENTIAL_<NAME>_<FIELD> wins over these."
+    }
   )
 }).annotate({ identifier: "RunnerConfig", title: "JSON-Flow runner configuration" })
 export type RunnerConfig = typeof RunnerConfig.Type
@@ -202,12 +332,40 @@ export interface Resolved {
   readonly logs: { readonly level: "debug" | "info" | "warn" | "error" | "none"; readonly format: "json" | "pretty" }
   readonly tracing: { readonly otlpUrl: string; readonly serviceName: string } | undefined
   readonly audit: {
-    readonly sink: "embedded" | "postgres" | "jsonl" | "console" | "none"
+    readonly sink: "embedded" | "postgres" | "redis" | "jsonl" | "console" | "none"
     readonly path: string | undefined
     readonly url: string | undefined
+    /** The Redis URL of the redis sink: `audit.redis`, else `redis.url`. */
+    readonly redis: string | undefined
+    readonly stream: string
     readonly snapshots: "none" | "metadata" | "full"
+    readonly retentionDays: number | undefined
+    readonly redaction: {
+      readonly keys: ReadonlyArray<string>
+      readonly paths: ReadonlyArray<string>
+      readonly patterns: ReadonlyArray<(typeof PATTERN_NAMES)[number]> | undefined
+      readonly mode: "mask" | "encrypt"
+      readonly keyId: string | undefined
+    }
+    readonly buffer: {
+      readonly capacity: number
+      readonly onFull: "spill" | "block"
+      readonly journalDir: string | undefined
+      readonly flushTimeoutMs: number
+    }
+  }
+  readonly sandbox: {
+    /** Only what the configuration sets; the sandbox applies its own defaults and ceilings to the rest. */
+    readonly limits: SandboxLimits
+    readonly maxLimits: SandboxLimits
+    readonly processes: number
+    readonly staticChecks: "block" | "report" | "off"
+    readonly maxRssMb: number
   }
   readonly ssrf: { readonly allow: ReadonlyArray<string> }
+  /** The `connectors` section as written (checked by `@jsonflow/connectors` when the runner starts). */
+  readonly connectors: Readonly<Record<string, unknown>> | undefined
+  readonly credentials: Readonly<Record<string, Readonly<Record<string, CredentialField>>>>
 }
 
 /** Applies the defaults. */
@@ -251,9 +409,34 @@ export const resolve = (config: RunnerConfig): Resolved => ({
     sink: config.audit?.sink ?? "embedded",
     path: config.audit?.path,
     url: config.audit?.url,
-    snapshots: config.audit?.snapshots ?? "metadata"
+    redis: config.audit?.redis ?? config.redis?.url,
+    stream: config.audit?.stream ?? "jsonflow:audit",
+    snapshots: config.audit?.snapshots ?? "metadata",
+    retentionDays: config.audit?.retentionDays,
+    redaction: {
+      keys: config.audit?.redaction?.keys ?? [],
+      paths: config.audit?.redaction?.paths ?? [],
+      patterns: config.audit?.redaction?.patterns,
+      mode: config.audit?.redaction?.mode ?? "mask",
+      keyId: config.audit?.redaction?.keyId
+    },
+    buffer: {
+      capacity: config.audit?.buffer?.capacity ?? 20_000,
+      onFull: config.audit?.buffer?.onFull ?? "spill",
+      journalDir: config.audit?.buffer?.journalDir,
+      flushTimeoutMs: config.audit?.buffer?.flushTimeoutMs ?? 10_000
+    }
   },
-  ssrf: { allow: config.ssrf?.allow ?? [] }
+  sandbox: {
+    limits: config.sandbox?.limits ?? {},
+    maxLimits: config.sandbox?.maxLimits ?? {},
+    processes: config.sandbox?.processes ?? 1,
+    staticChecks: config.sandbox?.staticChecks ?? "block",
+    maxRssMb: config.sandbox?.maxRssMb ?? 1024
+  },
+  ssrf: { allow: config.ssrf?.allow ?? [] },
+  connectors: config.connectors,
+  credentials: config.credentials ?? {}
 })
 
 /** The limits that apply to one flow: its own entry over the defaults. */
@@ -366,7 +549,8 @@ export interface LoadOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
 }
 
-const IGNORED_ENV_PREFIXES = ["JSONFLOW_CREDENTIAL_"]
+// Read elsewhere: credentials by connectors, keys by the audit (never configuration values), test settings.
+const IGNORED_ENV_PREFIXES = ["JSONFLOW_CREDENTIAL_", "JSONFLOW_AUDIT_KEYS", "JSONFLOW_TEST_"]
 
 const deepMerge = (a: unknown, b: unknown): unknown => {
   if (typeof a !== "object" || a === null || Array.isArray(a)) return b
@@ -442,7 +626,52 @@ export const load = (options: LoadOptions = {}): Loaded => {
       })
     })
   }
+  const sourceOf = (pointer: string) =>
+    [...origins.entries()].find(([p]) => pointer.startsWith(p))?.[1] ?? options.file ?? "options"
+  const problems = crossCheck(decoded.value).map((p) => ({ ...p, source: sourceOf(p.path) }))
+  if (problems.length > 0) throw new ConfigError({ problems })
   return { config: resolve(decoded.value), ignoredEnv }
+}
+
+// Rules between keys, which the Schema of each key cannot state.
+const crossCheck = (config: RunnerConfig): Array<{ readonly path: string; readonly message: string }> => {
+  const problems: Array<{ path: string; message: string }> = []
+  const limits = config.sandbox?.limits ?? {}
+  const ceilings = config.sandbox?.maxLimits ?? {}
+  for (const key of Object.keys(limits) as Array<keyof SandboxLimits>) {
+    const value = limits[key]
+    const ceiling = ceilings[key]
+    if (value !== undefined && ceiling !== undefined && value > ceiling) {
+      problems.push({
+        path: `/sandbox/limits/${key}`,
+        message: `${value} is above its ceiling sandbox.maxLimits.${key} (${ceiling})`
+      })
+    }
+  }
+  const sink = config.audit?.sink
+  if (sink === "postgres" && config.audit?.url === undefined)
+    problems.push({ path: "/audit/url", message: "the postgres sink needs audit.url (a postgres:// URL)" })
+  if (sink === "redis" && config.audit?.redis === undefined && config.redis?.url === undefined)
+    problems.push({ path: "/audit/redis", message: "the redis sink needs audit.redis or redis.url (a redis:// URL)" })
+  if ((sink === "postgres" || sink === "redis") && config.audit?.url !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(config.audit.url))
+      problems.push({ path: "/audit/url", message: "expected a postgres:// URL" })
+  }
+  // JSON flows are data anyone with access to the flow store may have written: their HTTP stays guarded.
+  const http = config.connectors?.http
+  if (typeof http === "object" && http !== null) {
+    const guard = (http as { readonly ssrfGuard?: unknown }).ssrfGuard
+    if (
+      guard === false ||
+      (typeof guard === "object" && guard !== null && (guard as { enabled?: unknown }).enabled === false)
+    )
+      problems.push({
+        path: "/connectors/http/ssrfGuard",
+        message:
+          "JSON flows' HTTP requests are always SSRF-guarded; list the internal hosts they may call in ssrf.allow"
+      })
+  }
+  return problems
 }
 
 /** The env variable names the runner reads, with the config path each sets (for docs and `--help`). */

@@ -21,7 +21,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type Compiler, type Flow, FlowError, FlowEvents } from "@jsonflow/core"
+import { type Compiler, Credentials, type Flow, FlowError, FlowEvents } from "@jsonflow/core"
+import { Sandbox } from "@jsonflow/sandbox"
 import { Context, Effect, Exit, type Fiber, Layer, Scope } from "effect"
 import * as Config from "./Config.ts"
 import { makeAdmin, type ReloadReport } from "./http/admin.ts"
@@ -51,7 +52,8 @@ export type FlowInput<R> = string | Flow.FlowDefinition<any, any, R>
 /** Options of {@link make} and {@link start}. */
 export interface RunnerOptions<R = never> {
   /** Files, directories and built flows. Paths from `config.flows.paths` are added. */
-  readonly flows?: ReadonlyArray<FlowInput<R>>
+  // NoInfer: the services come from `layers` only, so a flow needing one that `layers` lacks is a type error.
+  readonly flows?: ReadonlyArray<FlowInput<NoInfer<R>>>
   /** The services builder flows need (a SQL client, your own services). */
   readonly layers?: Layer.Layer<R, unknown, never>
   /** Configuration values; a file (`configFile`) is read first, the environment wins over both. */
@@ -65,6 +67,11 @@ export interface RunnerOptions<R = never> {
   readonly server?: Server
   /** Node types and services JSON flows get in addition to the defaults (the sandbox's code nodes, connectors). */
   readonly extensions?: ReadonlyArray<JsonEnvironment.Extension>
+  /**
+   * Where connectors resolve credentials by name (default: `JSONFLOW_CREDENTIAL_<NAME>_<FIELD>` from `env`).
+   * The audit wraps it, so resolved values never reach a record; a `Credentials` inside `layers` is ignored.
+   */
+  readonly credentials?: Credentials.CredentialsShape
   /** More event subscribers (audit sinks, your own). Must not block. */
   readonly subscribers?: ReadonlyArray<FlowEvents.Subscriber>
   /** Where log lines go (default stdout). */
@@ -192,7 +199,16 @@ export const make = <R = never>(
             })
         )
       )
-    const jsonRegistry = JsonEnvironment.registry(options.extensions ?? [])
+    // Configured connectors (sql.query, soap.call, ...) for JSON flows; the package loads only when configured.
+    const connectors = yield* Effect.tryPromise({
+      try: () => JsonEnvironment.connectorsOf(config),
+      catch: (error) =>
+        error instanceof ConfigError
+          ? error
+          : new StartError({ reason: error instanceof Error ? error.message : String(error) })
+    })
+    const extensions = [...(connectors === undefined ? [] : [connectors]), ...(options.extensions ?? [])]
+    const jsonRegistry = JsonEnvironment.registry(extensions, { sandbox: JsonEnvironment.sandboxOptions(config) })
     // Sources
     const definitions: Array<SourcedFlow> = (options.flows ?? [])
       .filter((f): f is Flow.FlowDefinition<unknown, unknown, R> => typeof f !== "string")
@@ -256,12 +272,29 @@ export const make = <R = never>(
       config.audit.sink === "none" ? undefined : yield* Effect.promise(() => import("./ops/audit.ts"))
     const auditLive = yield* Effect.try({
       try: () => auditOps?.auditLayer(config.audit, process.cwd(), options.env ?? process.env),
-      catch: (error) => new StartError({ reason: error instanceof Error ? error.message : String(error) })
+      catch: (error) =>
+        error instanceof ConfigError
+          ? error
+          : new StartError({ reason: error instanceof Error ? error.message : String(error) })
     })
-    const auditContext = auditLive ? yield* buildLayer(auditLive, "the audit store") : undefined
+    // Credentials: the configured source, wrapped by the audit (it scrubs every resolved value from records).
+    // Every environment below resolves through the wrapper, at layer build time and while flows run.
+    const source = options.credentials ?? JsonEnvironment.credentialsOf(config, options.env ?? process.env)
+    const credentialSource = Layer.succeed(Credentials.Credentials, source)
+    const auditContext = auditLive
+      ? yield* buildLayer(Layer.provideMerge(auditLive, credentialSource), "the audit store")
+      : undefined
     const audit = auditContext && auditOps ? Context.get(auditContext, auditOps.Audit.Audit) : undefined
     const auditEvents = auditContext ? Context.get(auditContext, FlowEvents.FlowEvents) : undefined
+    const credentials = Context.make(
+      Credentials.Credentials,
+      auditContext ? Context.get(auditContext, Credentials.Credentials) : source
+    )
     if (audit && auditOps) metrics.registry.collect(() => auditOps.counterLines(audit.counters()))
+    // The store's query protocol, for the admin API (remote `jsonflow executions` behind the token).
+    const auditStore = auditContext && auditOps ? Context.get(auditContext, auditOps.Store.AuditStore) : undefined
+    const auditQuery =
+      auditStore && auditOps && auditStore.name !== "none" ? auditOps.Remote.handler(auditStore) : undefined
     const tracing = config.tracing
     const traceSubscriber = tracing
       ? yield* (yield* Effect.promise(() => import("./ops/tracing.ts"))).tracingSubscriber(tracing)
@@ -275,19 +308,36 @@ export const make = <R = never>(
       ],
       { snapshots: config.audit.sink === "none" ? "none" : config.audit.snapshots }
     )
+    const credentialsLayer = Layer.succeedContext(credentials)
     const userContext = yield* buildLayer(
-      Layer.merge(events, (options.layers ?? Layer.empty) as Layer.Layer<unknown, unknown, never>),
+      Layer.merge(
+        events,
+        Layer.provide((options.layers ?? Layer.empty) as Layer.Layer<unknown, unknown, never>, credentialsLayer)
+      ),
       "the layers"
     )
     const jsonContext = yield* buildLayer(
-      JsonEnvironment.layer({ ssrfAllow: config.ssrf.allow, extensions: options.extensions ?? [] }),
+      Layer.provide(
+        JsonEnvironment.layer({
+          ssrfAllow: config.ssrf.allow,
+          sandbox: JsonEnvironment.sandboxOptions(config),
+          extensions,
+          http: connectors === undefined || config.connectors?.http === undefined
+        }),
+        credentialsLayer
+      ),
       "the JSON flow environment"
     )
+    const sandbox = Context.get(jsonContext as Context.Context<Sandbox>, Sandbox)
+    metrics.registry.collect(() => Metrics.sandboxLines(sandbox.stats()))
+    // The audit's credentials win over any a layer provides: a flow must never see an unscrubbed source.
     const contexts = {
-      builder: userContext as Context.Context<never>,
-      json: Context.merge(userContext, jsonContext) as Context.Context<never>
+      builder: Context.merge(userContext, credentials) as Context.Context<never>,
+      json: Context.merge(Context.merge(userContext, jsonContext), credentials) as Context.Context<never>
     }
-    const executor = Executor.make(contexts, metrics, logger)
+    // With the `block` policy, an execution waits for room in the audit buffers before it starts.
+    const admit = audit && config.audit.buffer.onFull === "block" ? audit.admit : undefined
+    const executor = Executor.make(contexts, metrics, logger, admit === undefined ? {} : { admit })
     if (audit) {
       registerFlows = (t) => {
         for (const entry of t.flows.values()) audit.registerFlow(entry.ir)
@@ -467,7 +517,8 @@ export const make = <R = never>(
             reload: reloadNow,
             executions: executor.recent,
             queues,
-            bodyLimitBytes: config.server.bodyLimitBytes
+            bodyLimitBytes: config.server.bodyLimitBytes,
+            audit: auditQuery
           })
     const handler = makeHandler({
       config,

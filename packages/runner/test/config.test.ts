@@ -59,6 +59,68 @@ describe("configuration", () => {
     expect(names).toContain("FLOW_ID")
   })
 
+  it("sandbox and audit sections: env names from their paths, defaults, and rules between keys", () => {
+    const names = Config.environmentVariables().map((v) => v.name)
+    for (const name of [
+      "JSONFLOW_SANDBOX_LIMITS_TIMEOUT_MS",
+      "JSONFLOW_SANDBOX_MAX_LIMITS_MEMORY_MB",
+      "JSONFLOW_SANDBOX_PROCESSES",
+      "JSONFLOW_SANDBOX_STATIC_CHECKS",
+      "JSONFLOW_SANDBOX_MAX_RSS_MB",
+      "JSONFLOW_AUDIT_REDIS",
+      "JSONFLOW_AUDIT_STREAM",
+      "JSONFLOW_AUDIT_RETENTION_DAYS",
+      "JSONFLOW_AUDIT_REDACTION_PATHS",
+      "JSONFLOW_AUDIT_REDACTION_MODE",
+      "JSONFLOW_AUDIT_BUFFER_ON_FULL"
+    ])
+      expect(names).toContain(name)
+    const { config, ignoredEnv } = Config.load({
+      env: {
+        JSONFLOW_SANDBOX_LIMITS_TIMEOUT_MS: "250",
+        JSONFLOW_SANDBOX_PROCESSES: "2",
+        JSONFLOW_AUDIT_SINK: "redis",
+        JSONFLOW_REDIS_URL: "redis://10.0.0.5:6379",
+        JSONFLOW_AUDIT_REDACTION_PATHS: "input.customer.ssn, output.*.iban",
+        JSONFLOW_AUDIT_BUFFER_ON_FULL: "block",
+        JSONFLOW_AUDIT_KEYS: "k1:never-a-config-value"
+      }
+    })
+    expect(config.sandbox).toEqual({
+      limits: { timeoutMs: 250 },
+      maxLimits: {},
+      processes: 2,
+      staticChecks: "block",
+      maxRssMb: 1024
+    })
+    // The redis sink falls back to the runner's Redis; the stream has the worker's default name.
+    expect(config.audit).toMatchObject({ sink: "redis", redis: "redis://10.0.0.5:6379", stream: "jsonflow:audit" })
+    expect(config.audit.redaction.paths).toEqual(["input.customer.ssn", "output.*.iban"])
+    expect(config.audit.buffer).toEqual({
+      capacity: 20_000,
+      onFull: "block",
+      journalDir: undefined,
+      flushTimeoutMs: 10_000
+    })
+    expect(ignoredEnv).toEqual([]) // the keys are read by the audit, not configuration
+
+    const problems = (values: Config.RunnerConfig) => {
+      try {
+        Config.load({ values, env: {} })
+        return ""
+      } catch (error) {
+        return (error as Error).message
+      }
+    }
+    expect(problems({ sandbox: { limits: { timeoutMs: 5000 }, maxLimits: { timeoutMs: 1000 } } })).toContain(
+      "/sandbox/limits/timeoutMs (from options): 5000 is above its ceiling sandbox.maxLimits.timeoutMs (1000)"
+    )
+    expect(problems({ audit: { sink: "redis" } })).toContain("/audit/redis (from options): the redis sink needs")
+    expect(problems({ audit: { sink: "postgres" } })).toContain("/audit/url (from options): the postgres sink needs")
+    expect(problems({ audit: { sink: "postgres", url: "mysql://x" } })).toContain("expected a postgres:// URL")
+    expect(problems({ sandbox: { limits: { memoryMb: 4 } } })).toContain("/sandbox/limits/memoryMb")
+  })
+
   it("publishes its JSON Schema (schema/config.schema.json is current)", () => {
     const published = JSON.parse(readFileSync(new URL("../schema/config.schema.json", import.meta.url), "utf8"))
     expect(published).toEqual(Config.jsonSchema())

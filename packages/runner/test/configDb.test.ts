@@ -51,9 +51,16 @@ describeWith(["postgres"], "PostgreSQL config DB", () => {
       config: {
         server: { port: 0, host: "127.0.0.1" },
         audit: { sink: "none" },
+        admin: { token: "config-db-admin-token-0123" },
         configDb: { url: postgresUrl, schema }
       }
     })
+    const versions = async () =>
+      (await (
+        await fetch(`${runner.url}/admin/flows/greeting/versions`, {
+          headers: { authorization: "Bearer config-db-admin-token-0123" }
+        })
+      ).json()) as Array<{ version: number; flowVersion: string; active: boolean; pushedBy: string | null }>
     try {
       const greeting = async () =>
         ((await (await fetch(`${runner.url}/greeting`)).json()) as { greeting: string }).greeting
@@ -68,12 +75,21 @@ describeWith(["postgres"], "PostgreSQL config DB", () => {
 
       const list = await cli(["flows", "list", ...db])
       expect(list.stdout).toMatch(/greeting\tversion 2\t\(flow version 2\)/)
-      const versions = await cli(["flows", "versions", "greeting", ...db])
-      expect(versions.stdout.split("\n")[0]).toMatch(/^\* 2/)
+      const listed = await cli(["flows", "versions", "greeting", ...db])
+      expect(listed.stdout.split("\n")[0]).toMatch(/^\* 2/)
+      // The admin API lists the same stored versions, newest first, with the active one marked.
+      expect(await versions()).toMatchObject([
+        { version: 2, flowVersion: "2", active: true, pushedBy: null },
+        { version: 1, flowVersion: "1", active: false, pushedBy: "test" }
+      ])
 
       const rolledBack = await cli(["flows", "rollback", "greeting", ...db])
       expect(rolledBack.stdout).toContain("greeting now runs version 1")
       await waitFor(async () => (await greeting()) === "hello")
+      expect((await versions()).map((v) => [v.version, v.active])).toEqual([
+        [2, false],
+        [1, true]
+      ])
 
       expect((await cli(["flows", "rollback", "greeting", "--to", "2", ...db])).code).toBe(0)
       await waitFor(async () => (await greeting()) === "bonjour")

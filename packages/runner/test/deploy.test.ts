@@ -35,6 +35,12 @@ describe("container", () => {
     expect(instruction("HEALTHCHECK")[0]).toContain("/health")
   })
 
+  // No Docker engine runs here, so this runs the image's ENTRYPOINT + CMD with its ENV directly, from the
+  // repository root (not /app) and with the workspace's node_modules (dev dependencies included). It proves
+  // the command line, the environment, the flow path setting, the health check command and the SIGTERM
+  // exit. It does not prove that the image builds, that the production install (`npm ci --omit=dev` in the
+  // build stage) holds every runtime dependency, that isolated-vm's native module loads on node:24-slim, nor
+  // that the non-root user can read /app: `docker build` and a container run in CI would.
   it("the image's entrypoint command serves the flows, passes its health check and stops on SIGTERM", async () => {
     const entrypoint = JSON.parse(instruction("ENTRYPOINT")[0]!) as Array<string>
     const cmd = JSON.parse(instruction("CMD")[0]!) as Array<string>
@@ -54,6 +60,8 @@ describe("container", () => {
       stop = () => served.child.kill("SIGKILL")
       const r = await fetch(`${served.url}/double`, { method: "POST", body: '{"value":21}' })
       expect(await r.json()).toEqual({ result: 42 })
+      // The TypeScript example (a module exporting a built flow) is served too.
+      expect(await (await fetch(`${served.url}/hello/world`)).json()).toMatchObject({ message: "Hello, world" })
       const health = JSON.parse(instruction("HEALTHCHECK")[0]!.replace(/^.*CMD /, "")) as Array<string>
       const port = new URL(served.url).port
       const check = await promisify(execFile)(health[0] === "node" ? process.execPath : health[0]!, health.slice(1), {

@@ -162,6 +162,12 @@ describe("operations", () => {
       status: string
     }>
     expect(executions[0]?.status).toBe("failed")
+    // Without a config DB, a flow's versions are the one loaded now.
+    const versions = await (await fetch(`${url}/admin/flows/double/versions`, { headers: auth })).json()
+    expect(versions).toEqual([
+      { flowId: "double", flowVersion: "1", active: true, source: `${files.dir}/double.flow.json` }
+    ])
+    expect((await fetch(`${url}/admin/flows/nope/versions`, { headers: auth })).status).toBe(404)
     const reload = await post(`${url}/admin/reload`, {}, auth)
     expect(reload.body).toMatchObject({ flows: 9, failures: [] })
   })

@@ -1,21 +1,25 @@
+import { readFileSync } from "node:fs"
 import { request } from "node:http"
+import { join } from "node:path"
 import { expect, it } from "vitest"
 import { httpFlow, serve, tempDir } from "./support.ts"
 
 const postRaw = (url: string, body: string) =>
-  new Promise<{ status: number; body: string }>((resolve, reject) => {
+  new Promise<{ status: number; body: string; executionId: string }>((resolve, reject) => {
     const req = request(url, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
       let text = ""
       res.on("data", (c: Buffer) => {
         text += c.toString()
       })
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }))
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, body: text, executionId: String(res.headers["x-execution-id"]) })
+      )
     })
     req.on("error", reject)
     req.end(body)
   })
 
-it("SIGTERM: stops accepting, lets in-flight requests finish, exits 0", async () => {
+it("SIGTERM: stops accepting, lets in-flight requests finish, flushes the audit, exits 0", async () => {
   const files = tempDir({
     "slow.flow.json": httpFlow("slow", "POST", "/slow", [
       { type: "delay", config: { ms: 800 } },
@@ -24,8 +28,10 @@ it("SIGTERM: stops accepting, lets in-flight requests finish, exits 0", async ()
   })
   let kill = () => {}
   try {
-    const served = await serve(["serve", files.dir, "--port", "0", "--host", "127.0.0.1"], {
-      JSONFLOW_AUDIT_SINK: "none"
+    const audit = join(files.dir, "audit.jsonl")
+    const served = await serve(["serve", files.dir, "--port", "0", "--host", "127.0.0.1", "--no-watch"], {
+      JSONFLOW_AUDIT_SINK: "jsonl",
+      JSONFLOW_AUDIT_PATH: audit
     })
     kill = () => served.child.kill("SIGKILL")
     const inFlight = Array.from({ length: 5 }, () => postRaw(`${served.url}/slow`, "{}"))
@@ -39,6 +45,16 @@ it("SIGTERM: stops accepting, lets in-flight requests finish, exits 0", async ()
     expect(results.every((r) => JSON.parse(r.body).done === true)).toBe(true)
     expect(await served.exited).toBe(0)
     expect(served.stderr()).toContain("SIGTERM, shutting down")
+    // The executions that finished during the drain are in the audit once the process is gone.
+    const ids = results.map((r) => r.executionId)
+    const finished = readFileSync(audit, "utf8")
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => JSON.parse(line) as { _tag: string; executionId: string; status?: string })
+      .filter((e) => e._tag === "ExecutionFinished")
+    expect(finished).toHaveLength(5)
+    expect(new Set(finished.map((e) => e.executionId))).toEqual(new Set(ids))
+    expect(finished.every((e) => e.status === "succeeded")).toBe(true)
   } finally {
     kill()
     files.cleanup()

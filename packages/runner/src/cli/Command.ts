@@ -9,6 +9,8 @@ export interface Io {
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
   readonly cwd: string
+  /** Where `JSONFLOW_*` settings are read (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>
 }
 
 /** A sub-command: `run` resolves to the process exit code. */

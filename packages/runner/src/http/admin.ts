@@ -8,6 +8,8 @@
  * - `POST /admin/reload`: reloads every source; answers what changed and what failed
  * - `GET  /admin/executions`: recent executions of this replica (newest first)
  * - `GET  /admin/queues`, `GET /admin/queues/:name/dead`, `POST /admin/queues/:name/dead/:jobId/retry`
+ * - `GET  /admin/audit/...`: the audit store's query protocol (`Remote` of `@jsonflow/audit`: executions,
+ *   traces, where an execution stopped), when the configured sink has a queryable store; read only
  *
  * @module admin
  */
@@ -39,6 +41,14 @@ export interface AdminDeps {
   readonly executions: () => ReadonlyArray<Recent>
   readonly queues: QueueService | undefined
   readonly bodyLimitBytes: number
+  /** The audit store's query protocol (path relative to `/admin/audit`), when a queryable store is configured. */
+  readonly audit?:
+    | ((request: {
+        readonly method: string
+        readonly path: string
+        readonly query: string
+      }) => Promise<{ readonly status: number; readonly body: unknown }>)
+    | undefined
 }
 
 const digest = (text: string) => createHash("sha256").update(text).digest()
@@ -127,6 +137,19 @@ export const makeAdmin = (deps: AdminDeps) => {
         200,
         all.filter((x) => (flow === null || x.flowId === flow) && (status === null || x.status === status))
       )
+    }
+    if (a === "audit") {
+      if (deps.audit === undefined) {
+        return sendError(res, 404, {
+          _tag: "AuditStoreOff",
+          message: "the configured audit sink keeps no queryable store (use embedded or postgres)"
+        })
+      }
+      req.resume() // read only: a body is not read
+      const answer = await deps.audit({ method, path: path.slice("/admin/audit".length) || "/", query })
+      return answer.body === undefined
+        ? sendJson(res, answer.status, undefined)
+        : sendJson(res, answer.status, answer.body)
     }
     if (a === "queues") {
       const queues = deps.queues

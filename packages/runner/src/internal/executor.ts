@@ -77,8 +77,15 @@ export const make = (
   contexts: Readonly<Record<Environment, Context.Context<never>>>,
   metrics: RunnerMetrics,
   logger: Logger,
-  recentSize = 200
+  options: {
+    /** Waited for before each execution starts (the audit's admission with the `block` policy). */
+    readonly admit?: Effect.Effect<void>
+    /** Finished executions kept for the admin API (default 200). */
+    readonly recentSize?: number
+  } = {}
 ): Executor => {
+  const recentSize = options.recentSize ?? 200
+  const admit = options.admit
   const running = new Set<{ readonly interrupt: () => void }>()
   let waiters: Array<() => void> = []
   const recent: Array<Recent> = []
@@ -144,10 +151,12 @@ export const make = (
         const startedAt = Date.now()
         metrics.inFlight.add({ flow: entry.id }, 1)
         let timedOut = false
-        const effect = entry.run(input, {
+        const run = entry.run(input, {
           executionId,
           ...(options.trigger === undefined ? {} : { trigger: options.trigger })
         }) as Effect.Effect<Compiler.ExecutionResult, FlowError.FlowError, never>
+        // Inside the fiber, so the wait counts against the time limit and a shutdown can interrupt it.
+        const effect = admit === undefined ? run : Effect.andThen(admit, run)
         const fiber = runners[entry.environment](effect)
         const handle = { interrupt: () => fiber.interruptUnsafe() }
         running.add(handle)

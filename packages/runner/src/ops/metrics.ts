@@ -214,23 +214,63 @@ export const runnerMetrics = (): RunnerMetrics => {
   return metrics
 }
 
+/** The sandbox figures `/metrics` exports (the shape of `@jsonflow/sandbox`'s `SandboxStats`). */
+export interface SandboxFigures {
+  readonly processes: { readonly configured: number; readonly alive: number }
+  readonly callsInFlight: number
+  readonly callsQueued: number
+  readonly processRestarts: number
+  readonly quarantinedScripts: number
+  readonly isolatesRecycled: number
+  readonly callsByOutcome: Readonly<Record<string, number>>
+}
+
 /**
- * Renders plain numbers as gauges (for stats other packages expose: sandbox pool, audit buffer).
+ * Prometheus lines of the sandbox pool: gauges for processes, calls in flight and queued, quarantined
+ * scripts; counters for process restarts, recycled isolates and calls by outcome.
  *
  * @example
  * ```ts
- * gaugeLines("jsonflow_sandbox", { isolates: 4, busy: 1 }) // jsonflow_sandbox_isolates 4 ...
+ * metrics.registry.collect(() => sandboxLines(sandbox.stats()))
  * ```
  */
-export const gaugeLines = (prefix: string, values: Readonly<Record<string, unknown>>): string => {
-  let text = ""
-  for (const [key, value] of Object.entries(values)) {
-    if (typeof value !== "number" || !Number.isFinite(value)) continue
-    const name = `${prefix}_${key
-      .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-      .toLowerCase()
-      .replace(/[^a-z0-9_]/g, "_")}`
-    text += `# TYPE ${name} gauge\n${name} ${value}\n`
+export const sandboxLines = (stats: SandboxFigures): string => {
+  const gauge = (name: string, help: string, value: number) =>
+    `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}\n`
+  const counter = (name: string, help: string, value: number) =>
+    `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}\n`
+  let text =
+    "# HELP jsonflow_sandbox_processes Sandbox processes, configured and alive.\n# TYPE jsonflow_sandbox_processes gauge\n" +
+    `jsonflow_sandbox_processes{state="configured"} ${stats.processes.configured}\n` +
+    `jsonflow_sandbox_processes{state="alive"} ${stats.processes.alive}\n` +
+    gauge(
+      "jsonflow_sandbox_calls_in_flight",
+      "Script calls sent to a sandbox process, not answered yet.",
+      stats.callsInFlight
+    ) +
+    gauge(
+      "jsonflow_sandbox_calls_queued",
+      "Script calls waiting on the host for a sandbox process.",
+      stats.callsQueued
+    ) +
+    gauge(
+      "jsonflow_sandbox_quarantined_scripts",
+      "Scripts refused now after killing the sandbox process.",
+      stats.quarantinedScripts
+    ) +
+    counter(
+      "jsonflow_sandbox_process_restarts_total",
+      "Sandbox processes started to replace one.",
+      stats.processRestarts
+    ) +
+    counter(
+      "jsonflow_sandbox_isolates_recycled_total",
+      "Isolates replaced (recycling, timeout, OOM).",
+      stats.isolatesRecycled
+    ) +
+    "# HELP jsonflow_sandbox_calls_total Script calls by outcome (ok or the error tag).\n# TYPE jsonflow_sandbox_calls_total counter\n"
+  for (const [outcome, n] of Object.entries(stats.callsByOutcome)) {
+    text += `jsonflow_sandbox_calls_total{outcome="${escapeLabel(outcome)}"} ${n}\n`
   }
   return text
 }

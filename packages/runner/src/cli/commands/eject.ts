@@ -3,6 +3,7 @@
  *
  * @module eject
  */
+import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { Eject, FlowFile, Problem } from "@jsonflow/json-dsl"
 import type { Command } from "../Command.ts"
@@ -27,8 +28,8 @@ export const command: Command = {
       io.stderr(`${usage}\n`)
       return 2
     }
-    const modules = values.modules === undefined ? undefined : FlowFile.readModules(values.modules)
-    const opened = FlowFile.open(file, await registryFor([file]), modules === undefined ? {} : { modules })
+    const modules = values.modules === undefined ? undefined : FlowFile.readModules(resolve(io.cwd, values.modules))
+    const opened = FlowFile.open(resolve(io.cwd, file), await registryFor(io), modules === undefined ? {} : { modules })
     const flows = values.flow === undefined ? opened.flows : opened.flows.filter((f) => f.flow.id === values.flow)
     const chosen = flows[0]
     if (chosen === undefined || flows.length > 1 || Problem.hasErrors(chosen.problems)) {

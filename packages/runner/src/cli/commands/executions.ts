@@ -1,6 +1,6 @@
 /**
- * `jsonflow executions`: what ran, from the audit store the runner is configured with (embedded by default,
- * `--audit postgres://…` or `JSONFLOW_AUDIT`).
+ * `jsonflow executions`: what ran, from the audit store the runner is configured with: the same `--config`
+ * file and `JSONFLOW_AUDIT_*` variables as `jsonflow serve` (embedded by default), or `--audit`.
  *
  * - `list [--flow <id>] [--status <status>] [--since <2h|7d|date>] [--until <date>] [--error <text>] [--limit <n>] [--json]`
  * - `show <execution-id> [--json] [--html <out.html>]`: the node timeline with durations and the error, and
@@ -12,9 +12,11 @@
 import { writeFileSync } from "node:fs"
 import { isAbsolute, resolve } from "node:path"
 import { parseArgs } from "node:util"
-import { Config, Query, Record, Store, Text, Timeline } from "@jsonflow/audit"
+import { Query, Record, Store, Text, Timeline } from "@jsonflow/audit"
 import { Effect } from "effect"
+import { ConfigError } from "../../RunnerError.ts"
 import type { Command, Io } from "../Command.ts"
+import * as Environment from "../environment.ts"
 
 const usage = `Usage:
   jsonflow executions list [--flow <id>] [--status running|succeeded|failed|interrupted]
@@ -22,8 +24,21 @@ const usage = `Usage:
   jsonflow executions show <execution-id> [--json] [--html <out.html>]
 
 Options:
-  --audit <url|dir>  audit store: postgres://... or an embedded store directory
-                     (default: $JSONFLOW_AUDIT, else .jsonflow/audit)`
+  --config <file>    the runner configuration: its audit store (JSONFLOW_AUDIT_SINK, _URL, _PATH ... override it)
+  --audit <url|dir>  audit store: postgres://... or an embedded store directory (wins over --config and env)
+The default store is the runner's: the embedded store .jsonflow/audit.`
+
+/** The configured store, or the exit code after a message when the settings name none. */
+const storeOf = (io: Io, flags: { readonly config?: string | undefined; readonly audit?: string | undefined }) => {
+  const settings = Environment.settingsOf(io, flags)
+  try {
+    return Environment.storeLayer(Environment.loadConfig(settings), settings)
+  } catch (error) {
+    if (!(error instanceof ConfigError || error instanceof Environment.UsageError)) throw error
+    io.stderr(`jsonflow executions: ${error.message}\n`)
+    return 2
+  }
+}
 
 const STATUSES = ["running", "succeeded", "failed", "interrupted"] as const
 
@@ -38,7 +53,8 @@ const list = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
       error: { type: "string" },
       limit: { type: "string" },
       json: { type: "boolean" },
-      audit: { type: "string" }
+      audit: { type: "string" },
+      config: { type: "string" }
     }
   })
   const status = values.status as (typeof STATUSES)[number] | undefined
@@ -65,9 +81,9 @@ const list = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
     ...(until === undefined ? {} : { until }),
     ...(values.error === undefined ? {} : { errorText: values.error })
   }
-  const rows = await Effect.runPromise(
-    Query.executions(filter).pipe(Effect.provide(Config.storeLayer(Config.target(values.audit, io.cwd))))
-  )
+  const store = storeOf(io, values)
+  if (typeof store === "number") return store
+  const rows = await Effect.runPromise(Query.executions(filter).pipe(Effect.provide(store)))
   io.stdout(values.json ? `${JSON.stringify(rows, null, 2)}\n` : `${Text.executions(rows)}\n`)
   return 0
 }
@@ -76,13 +92,20 @@ const show = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
   const { values, positionals } = parseArgs({
     args: [...args],
     allowPositionals: true,
-    options: { json: { type: "boolean" }, html: { type: "string" }, audit: { type: "string" } }
+    options: {
+      json: { type: "boolean" },
+      html: { type: "string" },
+      audit: { type: "string" },
+      config: { type: "string" }
+    }
   })
   const id = positionals[0]
   if (id === undefined || positionals.length > 1) {
     io.stderr(`${usage}\n`)
     return 2
   }
+  const store = storeOf(io, values)
+  if (typeof store === "number") return store
   const found = await Effect.runPromise(
     Effect.gen(function* () {
       const store = yield* Store.AuditStore
@@ -90,7 +113,7 @@ const show = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
       if (trace === undefined) return undefined
       const flow = yield* store.flow(trace.execution.flowId, trace.execution.flowVersion)
       return { trace, flow }
-    }).pipe(Effect.provide(Config.storeLayer(Config.target(values.audit, io.cwd))))
+    }).pipe(Effect.provide(store))
   )
   if (found === undefined) {
     io.stderr(`jsonflow executions: no execution ${id} in the audit store\n`)

@@ -1,27 +1,42 @@
 /**
- * `jsonflow run <file>`: one execution of a flow with the embedded defaults (built-in and nFlow node types,
- * in-memory events), printed as JSON. An HTTP-triggered flow gets a request built from `--method`, `--path`,
- * `--query k=v` and `--header k:v` (its body is `--input`) and prints `{ "status", "headers", "body" }`;
- * other flows print `{ "output" }`. A failure prints the typed error as JSON and exits 1.
+ * `jsonflow run <file>`: one execution of a JSON flow in the runner's JSON environment (the node types and
+ * services of `--config` / `JSONFLOW_*`: built-ins, nFlow types, `js`/`ts` in the sandbox, expressions,
+ * SSRF-guarded HTTP, the configured connectors), printed as JSON. An HTTP-triggered flow gets a request
+ * built from `--method`, `--path`, `--query k=v` and `--header k:v` (its body is `--input`) and prints
+ * `{ "status", "headers", "body" }`; other flows print `{ "output" }`. A failure prints the typed error as
+ * JSON and exits 1.
+ *
+ * The execution is recorded in the configured audit store (embedded by default, `--audit`, `--config`), as
+ * the runner would record it; its id goes to stderr, so stdout stays the result. The audit is flushed
+ * before the command returns.
  *
  * @module run
  */
+import { randomUUID } from "node:crypto"
 import { readFileSync } from "node:fs"
+import { resolve } from "node:path"
 import { parseArgs } from "node:util"
-import { Builtins, Compiler, type Ir, Registry } from "@jsonflow/core"
-import { Execute, FlowFile, HttpRequest, Nflow, Problem } from "@jsonflow/json-dsl"
-import { Sandbox, Nodes as SandboxNodes } from "@jsonflow/sandbox"
-import * as Expressions from "@jsonflow/sandbox/expressions"
-import { Effect, Layer } from "effect"
+import { Compiler, type Ir, type Registry } from "@jsonflow/core"
+import { Execute, FlowFile, HttpRequest, Problem } from "@jsonflow/json-dsl"
+import { type Context, Effect, Layer } from "effect"
+import { ConfigError } from "../../RunnerError.ts"
 import type { Command, Io } from "../Command.ts"
+import * as Environment from "../environment.ts"
+import { connectorHints } from "./validate.ts"
 
 const usage = `Usage: jsonflow run <file> [--flow <id>] [--input <json>|@<file>]
                     [--method <M>] [--path <P>] [--query k=v]... [--header k:v]... [--modules <dir>]
+                    [--config <file>] [--audit <postgres://...|dir>]
 
 Runs one execution and prints the result as JSON. For an HTTP-triggered flow (all nFlow flows)
 prints {"status", "headers", "body"}; the request is --method/--path/--query/--header with
 --input as its body. For an nFlow export the flow is chosen by --flow or by routing the request.
-On failure prints the error as JSON and exits 1.`
+On failure prints the error as JSON and exits 1.
+
+The flow runs with the node types and services of the runner configuration (--config <file> and
+JSONFLOW_* variables, as "jsonflow serve" reads them). The execution is recorded in its audit store
+(default: the embedded store .jsonflow/audit; --audit overrides; JSONFLOW_AUDIT_SINK=none records
+nothing) and its id is printed on stderr: "jsonflow executions show <id>" opens it.`
 
 const print = (io: Io, value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`)
 
@@ -49,24 +64,13 @@ const parseInput = (text: string | undefined, cwd: string): unknown => {
   }
 }
 
-// nFlow code boxes run in the sandbox, through the same service as `js`/`ts` nodes.
-const sandboxRunner: Nflow.JsNode.ScriptRunner<Sandbox> = {
-  run: (source, input, context) =>
-    Sandbox.use((sandbox) =>
-      Effect.map(
-        sandbox.run(source, input, { nodeId: context.nodeId, executionId: context.executionId }),
-        (r) => r.output
-      )
-    )
+const hints = (problems: ReadonlyArray<Problem.Problem>) => {
+  const found = connectorHints(problems)
+  return found.length === 0 ? {} : { hints: found }
 }
 
-const registry = Registry.merge(
-  Registry.merge(Builtins.registry, Nflow.registry(sandboxRunner)),
-  Registry.make(...SandboxNodes.definitions)
-)
-
-// The sandbox process and the JSONata engine for `expr` values (the embedded defaults).
-const services = Layer.mergeAll(Sandbox.layer(), Expressions.layer())
+/** How long the audit may take to write what the execution recorded before the command gives up on it. */
+const FLUSH_TIMEOUT = "10 seconds"
 
 export const command: Command = {
   name: "run",
@@ -82,7 +86,9 @@ export const command: Command = {
         path: { type: "string" },
         query: { type: "string", multiple: true },
         header: { type: "string", multiple: true },
-        modules: { type: "string" }
+        modules: { type: "string" },
+        config: { type: "string" },
+        audit: { type: "string" }
       },
       allowPositionals: true
     })
@@ -91,11 +97,27 @@ export const command: Command = {
       io.stderr(`${usage}\n`)
       return 2
     }
+    const settings = Environment.settingsOf(io, values)
+    let config: Environment.Resolved
+    let registry: Registry.Registry<unknown>
+    try {
+      config = Environment.loadConfig(settings)
+      registry = (await Environment.environment(config, settings)).registry
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      io.stderr(`jsonflow run: ${error.message}\n`)
+      return 2
+    }
     const input = parseInput(values.input, io.cwd)
-    const modules = values.modules === undefined ? undefined : FlowFile.readModules(values.modules)
-    const opened = FlowFile.open(file, registry, modules === undefined ? {} : { modules })
+    const modules = values.modules === undefined ? undefined : FlowFile.readModules(resolve(io.cwd, values.modules))
+    const opened = FlowFile.open(resolve(io.cwd, file), registry, modules === undefined ? {} : { modules })
     if (opened.flows.length === 0) {
-      print(io, { _tag: "LoadError", message: `${file} has errors`, problems: opened.problems })
+      print(io, {
+        _tag: "LoadError",
+        message: `${file} has errors`,
+        problems: opened.problems,
+        ...hints(opened.problems)
+      })
       return 1
     }
     const method = values.method ?? "GET"
@@ -131,7 +153,12 @@ export const command: Command = {
       params = routed.params
     }
     if (Problem.hasErrors(chosen.problems)) {
-      print(io, { _tag: "LoadError", message: `flow "${chosen.flow.id}" has errors`, problems: chosen.problems })
+      print(io, {
+        _tag: "LoadError",
+        message: `flow "${chosen.flow.id}" has errors`,
+        problems: chosen.problems,
+        ...hints(chosen.problems)
+      })
       return 1
     }
     const outcome = Compiler.compileSync(chosen.flow, registry)
@@ -140,31 +167,60 @@ export const command: Command = {
       return 1
     }
     const flow: Ir.Flow = chosen.flow
-    const program =
-      flow.trigger.type === "http"
-        ? (() => {
-            const trigger = flow.trigger
-            const requestPath = path ?? trigger.path
-            const requestMethod = values.method ?? (trigger.method === "ANY" ? "GET" : trigger.method)
-            const routeParams = HttpRequest.matchPath(trigger.path, requestPath)
-            if (routeParams === undefined || !HttpRequest.methodMatches(trigger.method, requestMethod)) {
-              return Effect.succeed<unknown>(Execute.NOT_FOUND) as Effect.Effect<unknown, unknown, Sandbox>
-            }
-            const request = HttpRequest.make({
-              method: requestMethod,
-              path: requestPath,
-              params: { ...routeParams, ...params },
-              query: HttpRequest.queryOf(values.query ?? []),
-              headers: HttpRequest.headersOf(values.header ?? []),
-              body: input
-            })
-            return Execute.runRequest(outcome.flow, request) as Effect.Effect<unknown, unknown, Sandbox>
-          })()
-        : (Effect.map(outcome.flow.run(input), (result) => ({
-            output: result.output,
-            ...(result.reply === undefined ? {} : { reply: result.reply })
-          })) as Effect.Effect<unknown, unknown, Sandbox>)
-    const exit = await Effect.runPromiseExit(Effect.provide(program, services))
+    const executionId = randomUUID()
+    let program: Effect.Effect<unknown, unknown, unknown>
+    if (flow.trigger.type === "http") {
+      const trigger = flow.trigger
+      const requestPath = path ?? trigger.path
+      const requestMethod = values.method ?? (trigger.method === "ANY" ? "GET" : trigger.method)
+      const routeParams = HttpRequest.matchPath(trigger.path, requestPath)
+      if (routeParams === undefined || !HttpRequest.methodMatches(trigger.method, requestMethod)) {
+        print(io, Execute.NOT_FOUND)
+        return 0
+      }
+      const request = HttpRequest.make({
+        method: requestMethod,
+        path: requestPath,
+        params: { ...routeParams, ...params },
+        query: HttpRequest.queryOf(values.query ?? []),
+        headers: HttpRequest.headersOf(values.header ?? []),
+        body: input
+      })
+      program = Effect.map(
+        outcome.flow.run(request.body ?? null, { trigger: request, executionId }),
+        Execute.responseOf
+      )
+    } else {
+      program = Effect.map(outcome.flow.run(input, { executionId }), (result) => ({
+        output: result.output,
+        ...(result.reply === undefined ? {} : { reply: result.reply })
+      }))
+    }
+    const exit = await Effect.runPromiseExit(
+      Effect.scoped(
+        Effect.gen(function* () {
+          // A store that does not open (another process holds the embedded store, PostgreSQL is down) does
+          // not stop the run: the command says why nothing is recorded and runs the flow anyway.
+          const opened = yield* Effect.result(Environment.openRecorder(config, settings))
+          if (opened._tag === "Failure") io.stderr(`jsonflow run: not recorded: ${opened.failure.message}\n`)
+          const recorder = opened._tag === "Success" ? opened.success : undefined
+          recorder?.audit.registerFlow(flow)
+          const environment = yield* Effect.promise(() => Environment.environment(config, settings, recorder))
+          const services = yield* Layer.build(environment.layer)
+          // The registry's services are unknown to the type checker; the layer provides every one of them.
+          const result = yield* Effect.exit(Effect.provideContext(program, services as Context.Context<unknown>))
+          if (recorder !== undefined) {
+            const flushed = yield* recorder.audit.flush.pipe(Effect.timeoutOption(FLUSH_TIMEOUT))
+            io.stderr(
+              flushed._tag === "Some"
+                ? `jsonflow run: execution ${executionId} recorded in ${recorder.where}\n`
+                : `jsonflow run: execution ${executionId}: the audit store did not take the records within ${FLUSH_TIMEOUT} (kept in the spill journal)\n`
+            )
+          }
+          return yield* result
+        })
+      )
+    )
     if (exit._tag === "Success") {
       print(io, exit.value)
       return 0

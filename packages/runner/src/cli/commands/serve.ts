@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util"
 import type { Command, Io } from "../Command.ts"
+import * as Environment from "../environment.ts"
 
 const usage = `Usage: jsonflow serve [<file|dir>...] [options]
 
@@ -36,9 +37,35 @@ const sample = (schema: JsonSchemaLike | undefined, depth = 0): unknown => {
   return Object.fromEntries(required.map((key) => [key, sample(properties[key], depth + 1)]))
 }
 
-const pathExample = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => `${name}-1`)
+// A path parameter's example: what the input schema's property of that name samples to, else "world".
+const paramExample = (name: string, input: JsonSchemaLike | undefined): string => {
+  const properties = (input?.properties ?? {}) as Record<string, JsonSchemaLike>
+  const value = Object.hasOwn(properties, name) ? sample(properties[name]) : "world"
+  return typeof value === "string" || typeof value === "number" ? encodeURIComponent(String(value)) : "world"
+}
 
-/** Prints where to go once the runner listens. */
+const pathExample = (path: string, input: JsonSchemaLike | undefined) =>
+  path.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => paramExample(name, input))
+
+/** Where the runner records executions, for the banner's last lines. */
+export interface BannerAudit {
+  readonly sink: string
+  /** The store or file, as the user knows it (`.jsonflow/audit`, a URL without password). */
+  readonly where: string
+  /** The options `jsonflow executions list` needs to find the same store (e.g. `--config runner.json`). */
+  readonly listArgs?: string
+}
+
+/**
+ * Prints where to go once the runner listens: one line per flow, the operations URLs, a `curl` line that
+ * works as printed (the first HTTP flow, with an example body from its input schema), and where the
+ * executions are recorded with the command that lists them.
+ *
+ * @example
+ * ```ts
+ * banner(runner.url, runner.config.server.prefix, runner.flows(), io, { sink: "embedded", where: ".jsonflow/audit" })
+ * ```
+ */
 export const banner = (
   url: string,
   prefix: string,
@@ -49,7 +76,7 @@ export const banner = (
     readonly input?: JsonSchemaLike
   }>,
   io: Io,
-  audit?: { readonly sink: string; readonly path: string | undefined }
+  audit?: BannerAudit
 ) => {
   io.stdout(`\nJSON-Flow runner on ${url}  (${flows.length} flow${flows.length === 1 ? "" : "s"})\n`)
   let curl: string | undefined
@@ -58,7 +85,7 @@ export const banner = (
     if (t.type === "http" && t.path !== undefined) {
       io.stdout(`  ${(t.method ?? "").padEnd(6)} ${url}${prefix}${t.path}  (${flow.id})\n`)
       if (curl === undefined) {
-        const target = `${url}${prefix}${pathExample(t.path)}`
+        const target = `${url}${prefix}${pathExample(t.path, flow.input)}`
         const method = t.method === "ANY" ? "POST" : (t.method ?? "GET")
         curl =
           method === "GET" || method === "HEAD" || method === "DELETE"
@@ -69,14 +96,17 @@ export const banner = (
   }
   io.stdout(`  health ${url}/health   ready ${url}/ready   metrics ${url}/metrics\n`)
   if (curl !== undefined) io.stdout(`\nTry:\n  ${curl}\n`)
-  if (audit?.sink === "embedded") {
-    // The embedded store is opened by one process at a time: the CLI reads it once the runner stopped.
-    io.stdout(
-      `\nExecutions are recorded in ${audit.path ?? ".jsonflow/audit"}: stop the runner (Ctrl-C), then \`npx jsonflow executions list\`.\n`
-    )
+  if (audit !== undefined && QUERYABLE.has(audit.sink)) {
+    const list = `npx jsonflow executions list${audit.listArgs ? ` ${audit.listArgs}` : ""}`
+    io.stdout(`\nExecutions are recorded in ${audit.where}; list them (also while the runner is up) with:\n  ${list}\n`)
+  } else if (audit !== undefined && audit.sink !== "none") {
+    io.stdout(`\nExecutions are written to ${audit.where}.\n`)
   }
   io.stdout("\n")
 }
+
+// Sinks `jsonflow executions` can read (redis: through the PostgreSQL store its worker writes).
+const QUERYABLE = new Set(["embedded", "postgres", "redis"])
 
 export const command: Command = {
   name: "serve",
@@ -137,7 +167,7 @@ export const command: Command = {
       return 2
     }
     if (runner.url !== undefined) {
-      banner(runner.url, runner.config.server.prefix, runner.flows(), io)
+      banner(runner.url, runner.config.server.prefix, runner.flows(), io, auditOf(runner.config, io, values.config))
     }
     return new Promise<number>((resolve) => {
       let signals = 0
@@ -157,5 +187,19 @@ export const command: Command = {
       process.on("SIGTERM", onSignal)
       process.on("SIGINT", onSignal)
     })
+  }
+}
+
+// The banner's audit lines; a store the CLI cannot name (a bad audit.url) leaves them out rather than fail.
+const auditOf = (config: Environment.Resolved, io: Io, configFile: string | undefined): BannerAudit | undefined => {
+  const settings = Environment.settingsOf(io, { config: configFile })
+  try {
+    return {
+      sink: config.audit.sink,
+      where: Environment.describeAudit(config, settings),
+      ...(configFile === undefined ? {} : { listArgs: `--config ${configFile}` })
+    }
+  } catch {
+    return undefined
   }
 }

@@ -1,39 +1,58 @@
 /**
- * `jsonflow validate <file>...`: checks canonical flows and nFlow exports (told apart by their content).
+ * `jsonflow validate <file>...`: checks canonical flows and nFlow exports (told apart by their content)
+ * against the node types the runner serves JSON flows with under `--config` / `JSONFLOW_*` (built-ins,
+ * nFlow types, `http.request`, `js`/`ts`, the configured connectors such as `sql.query`).
  * Prints `ok <file>` for a file without errors, else one line per problem, `<file>: <pointer>: <message>`;
  * warnings are prefixed `warning:`. Exit code 0 when every file is valid, 1 otherwise.
  *
  * @module validate
  */
-import { readFileSync } from "node:fs"
+import { resolve } from "node:path"
 import { parseArgs } from "node:util"
-import { Registry } from "@jsonflow/core"
+import type { Registry } from "@jsonflow/core"
 import { FlowFile, Problem } from "@jsonflow/json-dsl"
-import type { Command } from "../Command.ts"
-
-const USES_CODE_NODES = /"type"\s*:\s*"(?:js|ts)"/
+import { ConfigError } from "../../RunnerError.ts"
+import type { Command, Io } from "../Command.ts"
+import * as Environment from "../environment.ts"
 
 /**
- * The registry to check `files` with: built-ins and nFlow types, plus the sandbox's `js`/`ts` definitions
- * when a file uses them (loading the sandbox costs about a second, so only then).
+ * The node types JSON flows are checked against: those of the runner configuration (`JSONFLOW_*`, and
+ * `configFile` when given). Throws the runner's `ConfigError` for an invalid configuration.
+ *
+ * @example
+ * ```ts
+ * const opened = FlowFile.open(file, await registryFor(io))
+ * ```
  */
-export const registryFor = async (files: ReadonlyArray<string>): Promise<Registry.Registry<unknown>> => {
-  const usesCode = files.some((file) => {
-    try {
-      return USES_CODE_NODES.test(readFileSync(file, "utf8"))
-    } catch {
-      return false
-    }
-  })
-  if (!usesCode) return FlowFile.validationRegistry
-  const { Nodes } = await import("@jsonflow/sandbox")
-  return Registry.merge(FlowFile.validationRegistry, Registry.make(...Nodes.definitions))
+export const registryFor = async (io: Io, configFile?: string): Promise<Registry.Registry<unknown>> => {
+  const settings = Environment.settingsOf(io, { config: configFile })
+  return (await Environment.environment(Environment.loadConfig(settings), settings)).registry
 }
 
-const usage = `Usage: jsonflow validate <file>... [--modules <dir>]
+const CONNECTORS = ["sql", "soap", "grpc", "redis", "mail"]
 
-Checks canonical flow files ("dsl": 1) and nFlow designer exports.
+/**
+ * For node types of a connector that is not configured: where they come from. Connector nodes need their
+ * connector's settings (a database, a WSDL), so the runner only knows them once `connectors.<name>` is set.
+ */
+export const connectorHints = (problems: ReadonlyArray<Problem.Problem>): ReadonlyArray<string> => {
+  const missing = new Set<string>()
+  for (const problem of problems) {
+    const type = /unknown node type "([a-z]+)\.[A-Za-z.]+"/.exec(problem.message)?.[1]
+    if (type !== undefined && CONNECTORS.includes(type)) missing.add(type)
+  }
+  return [...missing].map(
+    (name) =>
+      `${name}.* nodes come with the ${name} connector: configure "connectors": { "${name}": {...} } in the runner configuration and pass it with --config`
+  )
+}
+
+const usage = `Usage: jsonflow validate <file>... [--modules <dir>] [--config <file>]
+
+Checks canonical flow files ("dsl": 1) and nFlow designer exports against the node types the
+runner serves them with.
   --modules <dir>   directory of custom nFlow box modules (<name>.js)
+  --config <file>   runner configuration: its connectors' node types are known (JSONFLOW_* override it)
 
 Prints "ok <file>" per valid file, or "<file>: <json-pointer>: <message>" per problem
 (warnings prefixed "warning:"). Exits 1 if any file has an error.`
@@ -45,19 +64,27 @@ export const command: Command = {
   run: async (args, io) => {
     const { values, positionals } = parseArgs({
       args: [...args],
-      options: { modules: { type: "string" } },
+      options: { modules: { type: "string" }, config: { type: "string" } },
       allowPositionals: true
     })
     if (positionals.length === 0) {
       io.stderr(`${usage}\n`)
       return 2
     }
-    const modules = values.modules === undefined ? undefined : FlowFile.readModules(values.modules)
+    let registry: Registry.Registry<unknown>
+    try {
+      registry = await registryFor(io, values.config)
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      io.stderr(`jsonflow validate: ${error.message}\n`)
+      return 2
+    }
+    const modules = values.modules === undefined ? undefined : FlowFile.readModules(resolve(io.cwd, values.modules))
     let failed = false
-    const registry = await registryFor(positionals)
     for (const file of positionals) {
-      const opened = FlowFile.open(file, registry, modules === undefined ? {} : { modules })
+      const opened = FlowFile.open(resolve(io.cwd, file), registry, modules === undefined ? {} : { modules })
       for (const problem of opened.problems) io.stdout(`${Problem.format(file, problem)}\n`)
+      for (const hint of connectorHints(opened.problems)) io.stderr(`hint: ${file}: ${hint}\n`)
       if (Problem.hasErrors(opened.problems)) failed = true
       else io.stdout(`ok ${file}\n`)
     }
