@@ -10,14 +10,14 @@ const vat = Node.define({
   run: (order, { rate }) => Effect.succeed({ id: order.id, gross: Math.round(order.amount * (1 + rate) * 100) / 100 })
 })
 
-// A flow: keep the paid orders, then price each one (4 at a time). Wiring a wrong type does not compile.
-const Orders = Schema.Array(Schema.Struct({ id: Schema.Number, amount: Schema.Number, paid: Schema.Boolean }))
-export const invoice = Flow.make({ id: "invoice", input: Orders })
+// A flow: keep the paid orders, then price each one, 4 at a time. A wrong wiring does not compile.
+const Order = Schema.Struct({ id: Schema.Number, amount: Schema.Number, paid: Schema.Boolean })
+export const invoice = Flow.make({ id: "invoice", input: Schema.Array(Order) })
   .filter("paid", (p) => p.$input, { path: "paid", op: "eq", value: true })
   .forEach(
     "gross",
     (p) => p.paid.out,
-    (order) => order.andThen("vat", vat, { rate: 0.2 }),
+    (o) => o.andThen("vat", vat, { rate: 0.2 }),
     { concurrency: 4 }
   )
   .build()
