@@ -9,6 +9,12 @@
  * `$ref`s, `allOf`/`oneOf`/`not`, tuples, and anything an upstream port types as `unknown`. An edge that is
  * not proven compatible is validated at run time against the downstream input Schema.
  *
+ * An edge that *is* proven compatible is not checked at run time: node outputs are not re-validated against
+ * their declared Schema (that would cost a decode per node on every run). The engine trusts a definition to
+ * emit what its `output`/`outputs` Schemas say; a node that emits something else (through a cast, or
+ * untyped code) passes it on unchecked. Declare `Schema.Unknown` for an output you cannot vouch for: its
+ * edges are then validated at run time against the downstream input.
+ *
  * @module Compatibility
  */
 

@@ -25,12 +25,15 @@ export interface Problem {
   readonly code:
     | "invalid-flow"
     | "unknown-node-type"
+    | "duplicate-type"
     | "invalid-node-id"
     | "invalid-config"
     | "dangling-edge"
     | "unknown-port"
     | "duplicate-edge"
     | "port-mismatch"
+    | "missing-input"
+    | "ambiguous-input"
     | "cycle"
     | "unreachable"
     | "unknown-flow"
@@ -148,6 +151,24 @@ const declaredPorts = (definition: Node.Any, config: unknown): ReadonlySet<strin
   return ports
 }
 
+/**
+ * The input ports a join-mode definition declares (the properties of its input Schema), which of them are
+ * required, and whether it takes other ports too (a record). Undefined when its input names no ports.
+ */
+const joinPortsOf = (
+  definition: Node.Any
+):
+  | { readonly names: ReadonlyArray<string>; readonly required: ReadonlyArray<string>; readonly open: boolean }
+  | undefined => {
+  const schema = Registry.jsonSchemaOf(definition.input)
+  if (typeof schema.properties !== "object" || schema.properties === null) return undefined
+  return {
+    names: Object.keys(schema.properties),
+    required: Array.isArray(schema.required) ? (schema.required as ReadonlyArray<string>) : [],
+    open: typeof schema.additionalProperties === "object" && schema.additionalProperties !== null
+  }
+}
+
 const portSchemaOf = (definition: Node.Any, port: string): Registry.JsonSchema => {
   if (port === Ir.ERROR_PORT) return failureSchema()
   const schema = (definition.outputs as Record<string, Schema.Top | undefined>)[port]
@@ -193,6 +214,16 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
     }
     const definition = Registry.get(context.registry, spec.type)
     definitions.push(definition)
+    const rivals = context.registry.conflicts?.get(spec.type)
+    if (rivals !== undefined) {
+      problem(context, {
+        severity: "error",
+        code: "duplicate-type",
+        message: `node type "${spec.type}" has ${rivals.length} different definitions in the registry (${rivals.map((d) => JSON.stringify(d.description || "no description")).join(", ")}), so which one runs is not known: give each its own type name, or replace one on purpose with Registry.override`,
+        path: `${at}/type`,
+        nodeId: id
+      })
+    }
     if (definition === undefined) {
       problem(context, {
         severity: "error",
@@ -278,8 +309,12 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
       }
     } else {
       const definition = definitions[from]
-      // A source whose type or config is broken was already reported; its ports cannot be known.
-      if (definition === undefined || !configValid[from]) return
+      // A source whose type or config is broken was already reported; its ports cannot be known. The edge
+      // still counts for reachability, so its targets are not reported as unreachable on top.
+      if (definition === undefined || !configValid[from]) {
+        rejectedLinks.push([from, to])
+        return
+      }
       {
         const ports = declaredPorts(definition, configs[from])
         if (!ports.has(edge.from.port)) {
@@ -307,6 +342,20 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
         port: edge.to.port
       })
       return
+    }
+    if (target !== undefined && target.inputMode === "join") {
+      const ports = joinPortsOf(target)
+      if (ports !== undefined && !ports.names.includes(edge.to.port) && !ports.open) {
+        problem(context, {
+          severity: "error",
+          code: "unknown-port",
+          message: `node "${edge.to.node}" (${target.type}) has no input port "${edge.to.port}"; its input ports: ${ports.names.join(", ")}`,
+          path: `${at}/to/port`,
+          nodeId: edge.to.node,
+          port: edge.to.port
+        })
+        return
+      }
     }
     // Compatibility
     if (target !== undefined) {
@@ -366,11 +415,7 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
       })
     } else {
       const definition = definitions[node]
-      if (
-        definition &&
-        configs[node] !== undefined &&
-        !declaredPorts(definition, configs[node]).has(graph.output.port)
-      ) {
+      if (definition && configValid[node] && !declaredPorts(definition, configs[node]).has(graph.output.port)) {
         problem(context, {
           severity: "error",
           code: "invalid-output",
@@ -384,18 +429,91 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
     }
   }
 
-  // Cycles and reachability
+  // Cycles (every one: one per strongly connected component) and reachability
   const successors = ids.map((_, i) => [...outByPort[i]!.values()].flat().map((e) => edges[e]!.to))
-  const cycle = findCycle(successors)
-  if (cycle !== undefined && !header.settings.allowCycles) {
-    problem(context, {
-      severity: "error",
-      code: "cycle",
-      message: `cycle ${[...cycle, cycle[0]!].map((i) => ids[i]).join(" -> ")}: use a forEach node for loops, or set settings.allowCycles (bounded by maxSteps)`,
-      path: nodePath(base, ids[cycle[0]!]!),
-      nodeId: ids[cycle[0]!]!
+  const cycles = findCycles(successors)
+  if (!header.settings.allowCycles) {
+    for (const cycle of cycles) {
+      problem(context, {
+        severity: "error",
+        code: "cycle",
+        message: `cycle ${[...cycle, cycle[0]!].map((i) => ids[i]).join(" -> ")}: use a forEach node for loops, or set settings.allowCycles (bounded by maxSteps)`,
+        path: nodePath(base, ids[cycle[0]!]!),
+        nodeId: ids[cycle[0]!]!
+      })
+    }
+  }
+
+  // Which edges carry a value in every execution that gets that far: from the flow input, or from the `out`
+  // of a single-output node that always runs and whose failure ends the execution (no error edges). Switch
+  // cases, error ports and the ports of multi-port nodes may stay silent, and so may everything after them.
+  // A cyclic graph runs as a state machine (each value activates its target alone): nothing is "always" there.
+  const cyclic = cycles.length > 0
+  const alwaysNode = ids.map(() => false)
+  const alwaysEdge = (e: number): boolean => {
+    if (cyclic) return false
+    const edge = edges[e]!
+    if (edge.from === -1) return true
+    const source = definitions[edge.from]
+    return (
+      alwaysNode[edge.from]! &&
+      edge.fromPort === Ir.OUT_PORT &&
+      source?.runValue !== undefined &&
+      (outByPort[edge.from]!.get(Ir.ERROR_PORT)?.length ?? 0) === 0
+    )
+  }
+  for (let changed = !cyclic; changed; ) {
+    changed = false
+    ids.forEach((_, i) => {
+      if (!alwaysNode[i] && inEdges[i]!.some(alwaysEdge)) {
+        alwaysNode[i] = true
+        changed = true
+      }
     })
   }
+  ids.forEach((id, i) => {
+    const definition = definitions[i]
+    if (definition === undefined) return
+    if (definition.inputMode === "single") {
+      const always = inEdges[i]!.filter(alwaysEdge)
+      if (always.length > 1) {
+        problem(context, {
+          severity: "warning",
+          code: "ambiguous-input",
+          message: `node "${id}" has ${always.length} incoming edges that carry a value in every run (${always
+            .map((e) => {
+              const from = edges[e]!
+              return from.from === -1 ? Ir.INPUT_NODE : `${ids[from.from]}.${from.fromPort}`
+            })
+            .join(
+              ", "
+            )}), and a node with one input port takes the first active one only: bring them together with a join node`,
+          path: nodePath(base, id),
+          nodeId: id,
+          port: Ir.IN_PORT
+        })
+      }
+      return
+    }
+    const ports = joinPortsOf(definition)
+    if (ports === undefined) return
+    for (const port of ports.required) {
+      const into = inEdges[i]!.filter((e) => edges[e]!.toPort === port)
+      if (into.length === 0) {
+        problem(context, {
+          severity: "error",
+          code: "missing-input",
+          message: `node "${id}" (${definition.type}) requires input port "${port}", and no edge leads to it`,
+          path: nodePath(base, id),
+          nodeId: id,
+          port
+        })
+      } else if (!into.some(alwaysEdge)) {
+        // The port may stay silent at run time: the node's input is checked then (InputInvalid names the port).
+        uncheckedInput.add(i)
+      }
+    }
+  })
   const reachable = successors.map((list) => [...list])
   const queue = inputEdges.map((e) => edges[e]!.to)
   for (const [from, to] of rejectedLinks) {
@@ -435,8 +553,10 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
       inEdges: inEdges[index]!,
       outByPort: ports,
       outEdges: [...ports.values()].flat(),
+      outPorts: [...ports.entries()],
       hasErrorEdges: (ports.get(Ir.ERROR_PORT)?.length ?? 0) > 0,
       checkInput: uncheckedInput.has(index),
+      runSync: prepareSync(definitions[index]!, configs[index]),
       subplan: subplans[index]
     }
   })
@@ -447,12 +567,21 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
     nodes,
     edges,
     inputEdges,
+    inDegrees: nodes.map((n) => n.inEdges.length),
     output,
     sinks: nodes.filter((n) => n.outEdges.length === 0).map((n) => n.index),
     maxSteps: header.settings.maxSteps,
     timeoutMs: header.settings.timeoutMs,
     concurrency: header.settings.concurrency,
-    cyclic: cycle !== undefined
+    cyclic: cycles.length > 0
+  }
+}
+
+const prepareSync = (definition: Node.Any, config: unknown) => {
+  try {
+    return definition.prepareSync?.(config)
+  } catch {
+    return undefined // the node still runs, through `run`
   }
 }
 
@@ -529,37 +658,84 @@ const compileFlowPlan = (flow: Ir.Flow, context: Context, base: string): Plan | 
     context
   )
 
-// Iterative DFS; returns one cycle as node indices, or undefined.
-const findCycle = (successors: ReadonlyArray<ReadonlyArray<number>>): ReadonlyArray<number> | undefined => {
-  const state = new Uint8Array(successors.length) // 0 new, 1 on stack, 2 done
-  const parent = new Int32Array(successors.length).fill(-1)
-  for (let root = 0; root < successors.length; root++) {
-    if (state[root] !== 0) continue
-    const stack: Array<[number, number]> = [[root, 0]]
-    state[root] = 1
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!
-      const [node, i] = top
+/**
+ * Every cycle, one per strongly connected component (Tarjan's algorithm, iterative): each as node indices
+ * along one loop through the component, starting at its first node.
+ */
+const findCycles = (successors: ReadonlyArray<ReadonlyArray<number>>): ReadonlyArray<ReadonlyArray<number>> => {
+  const n = successors.length
+  const index = new Int32Array(n).fill(-1)
+  const low = new Int32Array(n)
+  const onStack = new Uint8Array(n)
+  const stack: Array<number> = []
+  const components: Array<Array<number>> = []
+  let counter = 0
+  for (let root = 0; root < n; root++) {
+    if (index[root] !== -1) continue
+    const work: Array<[node: number, next: number]> = [[root, 0]]
+    index[root] = low[root] = counter++
+    stack.push(root)
+    onStack[root] = 1
+    while (work.length > 0) {
+      const frame = work[work.length - 1]!
+      const [node, i] = frame
       const next = successors[node]![i]
-      if (next === undefined) {
-        state[node] = 2
-        stack.pop()
+      if (next !== undefined) {
+        frame[1] = i + 1
+        if (index[next] === -1) {
+          index[next] = low[next] = counter++
+          stack.push(next)
+          onStack[next] = 1
+          work.push([next, 0])
+        } else if (onStack[next]) low[node] = Math.min(low[node]!, index[next]!)
         continue
       }
-      top[1] = i + 1
-      if (state[next] === 1) {
-        const cycle = [next]
-        for (let at = node; at !== next && at !== -1; at = parent[at]!) cycle.splice(1, 0, at)
-        return cycle
-      }
-      if (state[next] === 0) {
-        state[next] = 1
-        parent[next] = node
-        stack.push([next, 0])
+      work.pop()
+      const parent = work[work.length - 1]
+      if (parent !== undefined) low[parent[0]] = Math.min(low[parent[0]]!, low[node]!)
+      if (low[node] === index[node]) {
+        const component: Array<number> = []
+        let member: number
+        do {
+          member = stack.pop()!
+          onStack[member] = 0
+          component.push(member)
+        } while (member !== node)
+        if (component.length > 1 || successors[node]!.includes(node)) components.push(component)
       }
     }
   }
-  return undefined
+  return components.map((component) => loopThrough(component, successors)).sort((a, b) => a[0]! - b[0]!)
+}
+
+// A shortest loop from the component's first node back to itself, staying inside the component.
+const loopThrough = (
+  component: ReadonlyArray<number>,
+  successors: ReadonlyArray<ReadonlyArray<number>>
+): ReadonlyArray<number> => {
+  const members = new Set(component)
+  const start = Math.min(...component)
+  const previous = new Map<number, number>()
+  const queue = [start]
+  for (let head = 0; head < queue.length; head++) {
+    const node = queue[head]!
+    for (const next of successors[node]!) {
+      if (!members.has(next)) continue
+      if (next === start) {
+        const loop = [node]
+        for (let at = node; at !== start; ) {
+          at = previous.get(at)!
+          loop.unshift(at)
+        }
+        return loop[0] === start ? loop : [start, ...loop]
+      }
+      if (!previous.has(next)) {
+        previous.set(next, node)
+        queue.push(next)
+      }
+    }
+  }
+  return [start]
 }
 
 /**

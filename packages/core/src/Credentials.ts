@@ -25,7 +25,25 @@ export class CredentialNotFound extends Schema.TaggedError<CredentialNotFound>()
   }
 }
 
+/**
+ * What the {@link Credentials} service does: resolve a credential's name to its fields. An implementation
+ * reads a secret store, the environment ({@link fromEnv}) or a record ({@link fromRecord}); it fails with
+ * {@link CredentialNotFound}, which never carries a value.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import { Credentials } from "@jsonflow/core"
+ * const vault: Credentials.CredentialsShape = {
+ *   resolve: (name) =>
+ *     name === "crm"
+ *       ? Effect.succeed({ token: Redacted.make("t0ken") })
+ *       : Effect.fail(new Credentials.CredentialNotFound({ name, retryable: false }))
+ * }
+ * ```
+ */
 export interface CredentialsShape {
+  /** The fields of credential `name`, each redacted. */
   readonly resolve: (name: string) => Effect.Effect<Credential, CredentialNotFound>
 }
 
@@ -78,11 +96,34 @@ export const Credentials = Context.Reference<CredentialsShape>("@jsonflow/core/C
   defaultValue: () => fromEnv(process.env)
 })
 
-/** A layer serving credentials from a record. */
+/**
+ * A layer serving credentials from a record (configuration files, tests).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import { Credentials } from "@jsonflow/core"
+ * const url = Credentials.field("orders-db", "url").pipe(
+ *   Effect.map(Redacted.value),
+ *   Effect.provide(Credentials.layerRecord({ "orders-db": { url: "postgres://postgres@127.0.0.1/test" } }))
+ * )
+ * ```
+ */
 export const layerRecord = (record: Readonly<Record<string, Readonly<Record<string, string>>>>): Layer.Layer<never> =>
   Layer.succeed(Credentials, fromRecord(record))
 
-/** A layer serving credentials from an environment map. */
+/**
+ * A layer serving credentials from an environment map, as {@link fromEnv} reads it (`process.env` is the
+ * default without any layer; pass another map to pin what a test or a service sees).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Credentials } from "@jsonflow/core"
+ * const layer = Credentials.layerEnv({ JSONFLOW_CREDENTIAL_CRM_TOKEN: "t0ken" })
+ * const token = Credentials.field("crm", "token").pipe(Effect.provide(layer)) // Redacted "t0ken"
+ * ```
+ */
 export const layerEnv = (env: Readonly<Record<string, string | undefined>>): Layer.Layer<never> =>
   Layer.succeed(Credentials, fromEnv(env))
 

@@ -14,6 +14,7 @@
  * @module Expr
  */
 import { Context, Effect, Schema } from "effect"
+import { parsePath, readParsed } from "./internal/paths.ts"
 
 /** A value: a path (string shorthand or `{ path }`), a constant `{ value }`, or a JSONata `{ expr }`. */
 export const Value = Schema.Union([
@@ -82,6 +83,24 @@ export class ExpressionUnavailable extends Schema.TaggedError<ExpressionUnavaila
   }
 }
 
+/**
+ * What the {@link Expressions} service does: evaluate a JSONata expression. The production implementation
+ * (`@jsonflow/sandbox/expressions`) bounds time and memory; a test can provide a small one.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Expr } from "@jsonflow/core"
+ * // Understands one expression, for a test.
+ * const tiny: Expr.ExpressionsShape = {
+ *   evaluate: (expression, data) =>
+ *     expression === "amount * 2"
+ *       ? Effect.succeed((data as { amount: number }).amount * 2)
+ *       : Effect.fail(new Expr.ExpressionError({ expression, reason: "not supported here", retryable: false }))
+ * }
+ * const layer = Layer.succeed(Expr.Expressions, tiny)
+ * ```
+ */
 export interface ExpressionsShape {
   /** Evaluates `expression` over `data` with `$vars` and `$trigger` bound. */
   readonly evaluate: (
@@ -105,8 +124,6 @@ export interface Scope {
   readonly trigger: unknown
 }
 
-const splitPath = (path: string): ReadonlyArray<string> => (path === "" || path === "$" ? [] : path.split("."))
-
 /**
  * Reads a dotted path. `$vars.` and `$trigger.` select the execution variables and the trigger data;
  * otherwise the path reads the node input. `""` or `"$"` is the whole input. Only own properties are read.
@@ -117,22 +134,7 @@ const splitPath = (path: string): ReadonlyArray<string> => (path === "" || path 
  * Expr.readPath({ input: { a: [{ b: 1 }] }, vars: {}, trigger: undefined }, "a.0.b") // 1
  * ```
  */
-export const readPath = (scope: Scope, path: string): unknown => {
-  let segments = splitPath(path)
-  let current: unknown = scope.input
-  if (segments[0] === "$vars") {
-    current = scope.vars
-    segments = segments.slice(1)
-  } else if (segments[0] === "$trigger") {
-    current = scope.trigger
-    segments = segments.slice(1)
-  }
-  for (const segment of segments) {
-    if (typeof current !== "object" || current === null || !Object.hasOwn(current, segment)) return undefined
-    current = (current as Record<string, unknown>)[segment]
-  }
-  return current
-}
+export const readPath = (scope: Scope, path: string): unknown => readParsed(scope, parsePath(path))
 
 const hasExpr = (value: unknown): value is { readonly expr: string } =>
   typeof value === "object" && value !== null && typeof (value as { expr?: unknown }).expr === "string"
@@ -161,15 +163,41 @@ export const evaluate = (
   })
 }
 
-/** Whether a value (or condition) tree needs the expression engine; if not, evaluation is synchronous. */
+// Config trees are decoded once and reused by every run: remember the answer per tree.
+const usesExpressionsCache = new WeakMap<object, boolean>()
+
+/**
+ * Whether a value (or condition) tree needs the expression engine; if not, evaluation is synchronous
+ * ({@link evaluateSync}, {@link testSync}). The answer is cached per object, so asking on every run is cheap.
+ *
+ * @example
+ * ```ts
+ * import { Expr } from "@jsonflow/core"
+ * Expr.usesExpressions({ total: { expr: "amount * 1.2" } }) // true
+ * Expr.usesExpressions({ path: "amount", op: "gt", value: 100 }) // false
+ * ```
+ */
 export const usesExpressions = (tree: unknown): boolean => {
-  if (hasExpr(tree)) return true
-  if (Array.isArray(tree)) return tree.some(usesExpressions)
-  if (typeof tree === "object" && tree !== null) return Object.values(tree).some(usesExpressions)
-  return false
+  if (typeof tree !== "object" || tree === null) return false
+  const cached = usesExpressionsCache.get(tree)
+  if (cached !== undefined) return cached
+  const uses = hasExpr(tree) || (Array.isArray(tree) ? tree : Object.values(tree)).some(usesExpressions)
+  usesExpressionsCache.set(tree, uses)
+  return uses
 }
 
-/** Synchronous evaluation of a value without `expr` (see {@link usesExpressions}). */
+/**
+ * Synchronous evaluation of a value without `expr` (see {@link usesExpressions}); throws on an `expr`.
+ *
+ * @example
+ * ```ts
+ * import { Expr } from "@jsonflow/core"
+ * const scope = { input: { customer: { name: "Ada" } }, vars: { region: "eu" }, trigger: undefined }
+ * Expr.evaluateSync("customer.name", scope) // "Ada"
+ * Expr.evaluateSync({ path: "$vars.region" }, scope) // "eu"
+ * Expr.evaluateSync({ value: 42 }, scope) // 42
+ * ```
+ */
 export const evaluateSync = (value: Value, scope: Scope): unknown => {
   if (typeof value === "string") return readPath(scope, value)
   if ("path" in value) return readPath(scope, value.path)
@@ -247,7 +275,16 @@ const test = (op: Operator, actual: unknown, expected: unknown): boolean => {
   }
 }
 
-/** Synchronous evaluation of a condition without `expr`. */
+/**
+ * Synchronous evaluation of a condition without `expr` (see {@link usesExpressions}); throws on an `expr`.
+ *
+ * @example
+ * ```ts
+ * import { Expr } from "@jsonflow/core"
+ * const scope = { input: { amount: 150, status: "paid" }, vars: {}, trigger: undefined }
+ * Expr.testSync({ all: [{ path: "amount", op: "gte", value: 100 }, { path: "status", op: "eq", value: "paid" }] }, scope) // true
+ * ```
+ */
 export const testSync = (condition: Condition, scope: Scope): boolean => {
   if ("all" in condition) return condition.all.every((c) => testSync(c, scope))
   if ("any" in condition) return condition.any.some((c) => testSync(c, scope))

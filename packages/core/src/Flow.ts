@@ -36,24 +36,95 @@ import * as Registry from "./Registry.ts"
 import * as Validation from "./Validation.ts"
 
 declare const PortType: unique symbol
+declare const PortSkippable: unique symbol
 
-/** A typed reference to an output port; `A` is the type of the values it emits. */
-export interface Port<out A> {
+/**
+ * A typed reference to an output port; `A` is the type of the values it emits. `Skippable` says whether the
+ * port can stay silent in an execution that succeeds: `false` for a port that emits whenever the flow gets
+ * that far (the flow input, the `out` of a node on an unconditional path), `true` for a switch case, an
+ * `error` port, a multi-port node's ports, and every port downstream of those. A join makes the fields of
+ * skippable branches optional and the others required.
+ */
+export interface Port<out A, out Skippable extends boolean = boolean> {
   readonly node: string
   readonly port: string
   readonly [PortType]: (_: never) => A
+  readonly [PortSkippable]: Skippable
 }
 
-const port = <A>(node: string, name: string): Port<A> => ({ node, port: name }) as Port<A>
+const port = <A, S extends boolean = false>(node: string, name: string): Port<A, S> =>
+  ({ node, port: name }) as Port<A, S>
 
-/** The ports of a node with outputs `O`, plus its `error` port. */
-export type NodePorts<O> = { readonly [K in keyof O & string]: Port<O[K]> } & { readonly error: Port<Node.NodeFailure> }
+declare const MaySkip: unique symbol
+
+/**
+ * Marks, in the builder's record of node outputs, a node that may be skipped in an execution that
+ * succeeds (its ports are then `Port<_, true>`).
+ */
+export type Skippable = { readonly [MaySkip]: true }
+
+type SkipOf<O> = O extends Skippable ? true : false
+
+/** The ports of a node with outputs `O`, plus its `error` port (which only emits when the node fails). */
+export type NodePorts<O> = { readonly [K in keyof O & string]: Port<O[K], SkipOf<O>> } & {
+  readonly error: Port<Node.NodeFailure, true>
+}
 
 /** What selectors receive: the flow input and every node added so far. */
-export type Ports<I, H> = { readonly $input: Port<I> } & { readonly [K in keyof H]: NodePorts<H[K]> }
+export type Ports<I, H> = { readonly $input: Port<I, false> } & { readonly [K in keyof H]: NodePorts<H[K]> }
 
 /** Where a node's input comes from: one port, or several (the first active one is used). */
 export type Source<A> = Port<A> | ReadonlyArray<Port<A>>
+
+/** A join-mode node's input ports, each with its source: `{ left: p.a.out, right: p.b.out }`. */
+export type NamedSources = { readonly [port: string]: Source<unknown> }
+
+/** The type of the values a source carries. */
+export type SourceValue<S> = S extends ReadonlyArray<infer P> ? PortValue<P> : PortValue<S>
+type PortValue<P> = P extends Port<infer A, boolean> ? A : never
+type PortSkip<P> = P extends Port<unknown, infer F> ? F : never
+
+/** Whether a source can stay silent: a single port as it says, several ports only if all of them can. */
+export type SourceSkips<S> =
+  S extends ReadonlyArray<infer P>
+    ? false extends PortSkip<P>
+      ? false
+      : true
+    : [PortSkip<S>] extends [false]
+      ? false
+      : true
+
+type Or<A extends boolean, B extends boolean> = [A] extends [false] ? ([B] extends [false] ? false : true) : true
+
+/** A node with other ports than `out` may emit on some of them only. */
+type MultiPort<O> = [Exclude<keyof O, "out">] extends [never] ? false : true
+
+/** A join-mode node is skipped only when every input is silent. */
+type JoinSkips<S> = [keyof S] extends [never]
+  ? true
+  : false extends { readonly [P in keyof S]: SourceSkips<S[P]> }[keyof S]
+    ? false
+    : true
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {}
+
+/**
+ * What a join-mode node receives from `{ port: source }`: the sources that always emit give required fields,
+ * those that can stay silent (after a switch, from an error port) optional ones.
+ */
+export type JoinValue<S> = Simplify<
+  { readonly [P in keyof S as SourceSkips<S[P]> extends false ? P : never]: SourceValue<S[P]> } & {
+    readonly [P in keyof S as SourceSkips<S[P]> extends false ? never : P]?: SourceValue<S[P]>
+  }
+>
+
+/** Outputs `O`, marked {@link Skippable} when `Skip` is (or may be) true. */
+export type Mark<O, Skip extends boolean> = [Skip] extends [false] ? O : O & Skippable
+
+/** Whether a node fed by `S`, with outputs `O`, may be skipped. */
+type NodeSkips<S, O> = S extends Port<unknown, boolean> | ReadonlyArray<Port<unknown, boolean>>
+  ? Or<SourceSkips<S>, MultiPort<O>>
+  : Or<JoinSkips<S>, MultiPort<O>>
 
 /** Shown in the compile error when a wiring does not fit: what the port emits and what the node takes. */
 export interface PortMismatch<Upstream, Input> {
@@ -62,6 +133,15 @@ export interface PortMismatch<Upstream, Input> {
     readonly input: Input
   }
 }
+
+/** `.node`'s check: one source must fit the input; named sources (join-mode nodes) must fit it as a record. */
+export type WiringCheck<S, In> = S extends Port<unknown, boolean> | ReadonlyArray<Port<unknown, boolean>>
+  ? [SourceValue<S>] extends [In]
+    ? unknown
+    : PortMismatch<SourceValue<S>, In>
+  : [JoinValue<S>] extends [In]
+    ? unknown
+    : PortMismatch<JoinValue<S>, In>
 
 /** `andThen`'s check: the flow input (first node) or the last node's `out` must fit the new node's input. */
 export type AndThenCheck<I, Last, In> = [Last] extends [undefined]
@@ -73,6 +153,9 @@ export type AndThenCheck<I, Last, In> = [Last] extends [undefined]
       ? unknown
       : PortMismatch<A, In>
     : { readonly "the node added last has no `out` port: use .node(id, def, config, (p) => p.<node>.<port>)": never }
+
+/** Whether the node added last (for `andThen`) may be skipped. */
+type LastSkips<Last> = [Last] extends [undefined] ? false : SkipOf<Last>
 
 /** Per-node policies. */
 export interface NodeOptions {
@@ -100,6 +183,8 @@ interface State {
   readonly nodes: Record<string, Ir.NodeSpec>
   readonly edges: ReadonlyArray<Ir.Edge>
   readonly definitions: ReadonlyArray<Node.Any>
+  /** Which node brought each definition in: to name both sides of a type-name clash. */
+  readonly owners: ReadonlyMap<Node.Any, string>
   readonly flows: Record<string, Ir.Flow>
   readonly last: string | undefined
   readonly output: Ir.PortRef | undefined
@@ -113,6 +198,12 @@ const makePorts = (nodes: Record<string, Ir.NodeSpec>): Record<string, unknown> 
   }
   return ports
 }
+
+const isPort = (value: unknown): value is Port<unknown> =>
+  typeof value === "object" &&
+  value !== null &&
+  typeof (value as { node?: unknown }).node === "string" &&
+  typeof (value as { port?: unknown }).port === "string"
 
 const edgesFrom = (source: Source<unknown>, to: string, toPort: string): ReadonlyArray<Ir.Edge> =>
   (Array.isArray(source) ? source : [source as Port<unknown>]).map((p) => ({
@@ -138,8 +229,41 @@ const specOf = (type: string, config: unknown, options: NodeOptions | undefined)
 })
 
 /**
- * Builds a flow step by step. Every method returns a new builder; `H` maps node ids to their output types,
- * `R` collects the services the nodes need, `Last` is the outputs of the node added last (for `andThen`).
+ * Adds definitions to a flow's list. Two different definitions under one type name would make one of them
+ * run for both (the registry keys by name), so that is builder misuse and throws, naming both nodes.
+ */
+const withDefinitions = (
+  state: State,
+  added: ReadonlyArray<readonly [definition: Node.Any, owner: string]>
+): Pick<State, "definitions" | "owners"> => {
+  let definitions = state.definitions
+  let owners = state.owners
+  for (const [definition, owner] of added) {
+    if (definitions.includes(definition)) continue
+    const builtin = Registry.get(Builtins.registry, definition.type)
+    if (builtin !== undefined && builtin !== definition) {
+      throw new Error(
+        `Flow ${state.id}: node ${owner} uses its own definition of type "${definition.type}", which is the name of a built-in node type; give the definition another type name`
+      )
+    }
+    if (builtin === undefined) {
+      const clash = definitions.find((d) => d.type === definition.type)
+      if (clash !== undefined) {
+        throw new Error(
+          `Flow ${state.id}: nodes ${owners.get(clash) ?? "(unknown)"} and ${owner} use two different definitions of type "${definition.type}"; give each definition its own type name`
+        )
+      }
+    }
+    definitions = [...definitions, definition]
+    owners = new Map(owners).set(definition, owner)
+  }
+  return { definitions, owners }
+}
+
+/**
+ * Builds a flow step by step. Every method returns a new builder; `H` maps node ids to their output types
+ * (marked {@link Skippable} for nodes that may not run), `R` collects the services the nodes need, `Last` is
+ * the outputs of the node added last (for `andThen`).
  */
 export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extends Node.Ports | undefined> {
   readonly #state: State
@@ -166,11 +290,9 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
     if (Object.hasOwn(this.#state.nodes, id)) throw new Error(`Flow ${this.#state.id}: duplicate node id "${id}"`)
     return {
       ...this.#state,
+      ...withDefinitions(this.#state, [[definition, `"${id}"`]]),
       nodes: { ...this.#state.nodes, [id]: specOf(definition.type, encodeConfig(definition, config), options) },
       edges: [...this.#state.edges, ...edges],
-      definitions: this.#state.definitions.includes(definition)
-        ? this.#state.definitions
-        : [...this.#state.definitions, definition],
       last: id
     }
   }
@@ -180,23 +302,36 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
   }
 
   /**
-   * Adds a node of any definition, its input taken from the ports `from` selects.
+   * Adds a node of any definition. `from` selects where its input comes from: a port (or several, the
+   * first active one is used), wired to the node's input port `in`; or, for a join-mode definition, a
+   * record of its input ports, each with its source (`{ left: p.a.out, right: p.b.out }`).
    *
    * @example
    * ```ts
    * Flow.make({ id: "f", input: Schema.Number })
    *   .node("twice", double, {}, (p) => p.$input)
    *   .node("again", double, {}, (p) => p.twice.out)
+   *   .node("pair", pairUp, {}, (p) => ({ left: p.twice.out, right: p.again.out })) // a join-mode definition
    * ```
    */
-  node<const Id extends string, T extends string, C, In, O extends Node.Ports, E, R2>(
+  node<const Id extends string, T extends string, C, In, O extends Node.Ports, E, R2, const S>(
     id: Id,
     definition: Node.Definition<T, C, In, O, E, R2>,
     config: NoInfer<C>,
-    from: (ports: Ports<I, H>) => Source<NoInfer<In>>,
+    from: (ports: Ports<I, H>) => S & (Source<unknown> | NamedSources) & WiringCheck<S, NoInfer<In>>,
     options?: NodeOptions
-  ): FlowBuilder<I, H & { readonly [K in Id]: O }, R | R2, O> {
-    const edges = edgesFrom(from(this.#ports()), id, Ir.IN_PORT)
+  ): FlowBuilder<I, H & { readonly [K in Id]: Mark<O, NodeSkips<S, O>> }, R | R2, Mark<O, NodeSkips<S, O>>> {
+    const source = from(this.#ports()) as Source<unknown> | NamedSources
+    let edges: ReadonlyArray<Ir.Edge>
+    if (isPort(source) || Array.isArray(source)) edges = edgesFrom(source as Source<unknown>, id, Ir.IN_PORT)
+    else {
+      if (definition.inputMode !== "join") {
+        throw new Error(
+          `Flow ${this.#state.id}: node "${id}" (${definition.type}) has one input port, "in": pass a port, not named ports`
+        )
+      }
+      edges = Object.entries(source).flatMap(([name, p]) => edgesFrom(p, id, name))
+    }
     return this.#with(this.#add(id, definition as Node.Any, config, edges, options))
   }
 
@@ -213,7 +348,12 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
     definition: Node.Definition<T, C, In, O, E, R2>,
     config: NoInfer<C> & AndThenCheck<I, Last, NoInfer<In>>,
     options?: NodeOptions
-  ): FlowBuilder<I, H & { readonly [K in Id]: O }, R | R2, O> {
+  ): FlowBuilder<
+    I,
+    H & { readonly [K in Id]: Mark<O, Or<LastSkips<Last>, MultiPort<O>>> },
+    R | R2,
+    Mark<O, Or<LastSkips<Last>, MultiPort<O>>>
+  > {
     const last = this.#state.last
     const source = last === undefined ? port(Ir.INPUT_NODE, Ir.OUT_PORT) : port(last, Ir.OUT_PORT)
     return this.#with(this.#add(id, definition as Node.Any, config, edgesFrom(source, id, Ir.IN_PORT), options))
@@ -228,9 +368,9 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
    * .map("shape", (p) => p.rows.out, { each: true, fields: { id: "id", name: "customer.name" } }, Schema.Array(Row))
    * ```
    */
-  map<const Id extends string, A = unknown>(
+  map<const Id extends string, const S extends Source<unknown>, A = unknown>(
     id: Id,
-    from: (ports: Ports<I, H>) => Source<unknown>,
+    from: (ports: Ports<I, H>) => S,
     config: {
       readonly fields: Readonly<Record<string, Expr.Value>>
       readonly each?: boolean
@@ -238,7 +378,12 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
     },
     output?: Schema.Codec<A, unknown>,
     options?: NodeOptions
-  ): FlowBuilder<I, H & { readonly [K in Id]: { readonly out: A } }, R, { readonly out: A }> {
+  ): FlowBuilder<
+    I,
+    H & { readonly [K in Id]: Mark<{ readonly out: A }, SourceSkips<S>> },
+    R,
+    Mark<{ readonly out: A }, SourceSkips<S>>
+  > {
     void output
     const edges = edgesFrom(from(this.#ports()), id, Ir.IN_PORT)
     return this.#with(this.#add(id, Builtins.map as Node.Any, config, edges, options))
@@ -246,24 +391,39 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
 
   /**
    * Built-in `filter`: matching array elements on `out`, the others on `rejected`; types are preserved.
+   * For an array both ports emit; for a single value only one of them does (so its ports are skippable).
    *
    * @example
    * ```ts
    * .filter("big", (p) => p.rows.out, { path: "amount", op: "gt", value: 100 })
    * ```
    */
-  filter<const Id extends string, A>(
+  filter<const Id extends string, const S extends Source<unknown>>(
     id: Id,
-    from: (ports: Ports<I, H>) => Source<A>,
+    from: (ports: Ports<I, H>) => S,
     where: Expr.Condition,
     options?: NodeOptions
-  ): FlowBuilder<I, H & { readonly [K in Id]: { readonly out: A; readonly rejected: A } }, R, { readonly out: A }> {
+  ): FlowBuilder<
+    I,
+    H & {
+      readonly [K in Id]: Mark<
+        { readonly out: SourceValue<S>; readonly rejected: SourceValue<S> },
+        Or<SourceSkips<S>, SourceValue<S> extends ReadonlyArray<unknown> ? false : true>
+      >
+    },
+    R,
+    Mark<
+      { readonly out: SourceValue<S> },
+      Or<SourceSkips<S>, SourceValue<S> extends ReadonlyArray<unknown> ? false : true>
+    >
+  > {
     const edges = edgesFrom(from(this.#ports()), id, Ir.IN_PORT)
     return this.#with(this.#add(id, Builtins.filter as Node.Any, { where }, edges, options))
   }
 
   /**
-   * Built-in `switch`: one output port per case (plus `default`), each carrying the input's type.
+   * Built-in `switch`: one output port per case (plus `default`), each carrying the input's type. Only the
+   * ports that match emit, so every port of a switch is skippable.
    *
    * @example
    * ```ts
@@ -271,16 +431,22 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
    * .node("review", review, {}, (p) => p.route.big)
    * ```
    */
-  switch<const Id extends string, A, const Cases extends Readonly<Record<string, Expr.Condition>>>(
+  switch<
+    const Id extends string,
+    const S extends Source<unknown>,
+    const Cases extends Readonly<Record<string, Expr.Condition>>
+  >(
     id: Id,
-    from: (ports: Ports<I, H>) => Source<A>,
+    from: (ports: Ports<I, H>) => S,
     cases: Cases,
     options?: NodeOptions & { readonly mode?: "first" | "all" }
   ): FlowBuilder<
     I,
-    H & { readonly [K in Id]: { readonly [P in (keyof Cases & string) | "default"]: A } },
+    H & {
+      readonly [K in Id]: { readonly [P in (keyof Cases & string) | "default"]: SourceValue<S> } & Skippable
+    },
     R,
-    { readonly default: A }
+    { readonly default: SourceValue<S> } & Skippable
   > {
     const edges = edgesFrom(from(this.#ports()), id, Ir.IN_PORT)
     const config = {
@@ -291,23 +457,24 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
   }
 
   /**
-   * Built-in `join`: waits for every active branch; emits `{ name: value }` (a skipped branch is absent,
-   * hence the optional fields).
+   * Built-in `join`: waits for every active branch; emits `{ name: value }`. A branch that always runs gives
+   * a required field; a branch that can be skipped (after a switch, from an error port) an optional one,
+   * absent when it was skipped.
    *
    * @example
    * ```ts
-   * .join("both", (p) => ({ customer: p.customer.out, orders: p.orders.out }))
+   * .join("both", (p) => ({ customer: p.customer.out, orders: p.orders.out })) // { customer: C; orders: O }
    * ```
    */
-  join<const Id extends string, const S extends Readonly<Record<string, Port<unknown>>>>(
+  join<const Id extends string, const S extends NamedSources>(
     id: Id,
     from: (ports: Ports<I, H>) => S,
     options?: NodeOptions
   ): FlowBuilder<
     I,
-    H & { readonly [K in Id]: { readonly out: { readonly [P in keyof S]?: S[P] extends Port<infer A> ? A : never } } },
+    H & { readonly [K in Id]: Mark<{ readonly out: JoinValue<S> }, JoinSkips<S>> },
     R,
-    { readonly out: { readonly [P in keyof S]?: S[P] extends Port<infer A> ? A : never } }
+    Mark<{ readonly out: JoinValue<S> }, JoinSkips<S>>
   > {
     const edges = Object.entries(from(this.#ports())).flatMap(([name, p]) => edgesFrom(p, id, name))
     return this.#with(this.#add(id, Builtins.join as Node.Any, undefined, edges, options))
@@ -321,11 +488,16 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
    * .merge("reply", (p) => [p.approve.out, p.reject.out])
    * ```
    */
-  merge<const Id extends string, A>(
+  merge<const Id extends string, const S extends ReadonlyArray<Port<unknown>>>(
     id: Id,
-    from: (ports: Ports<I, H>) => ReadonlyArray<Port<A>>,
+    from: (ports: Ports<I, H>) => S,
     options?: NodeOptions
-  ): FlowBuilder<I, H & { readonly [K in Id]: { readonly out: A } }, R, { readonly out: A }> {
+  ): FlowBuilder<
+    I,
+    H & { readonly [K in Id]: Mark<{ readonly out: SourceValue<S> }, SourceSkips<S>> },
+    R,
+    Mark<{ readonly out: SourceValue<S> }, SourceSkips<S>>
+  > {
     const edges = from(this.#ports()).flatMap((p, i) => edgesFrom(p, id, `in${i + 1}`))
     return this.#with(this.#add(id, Builtins.merge as Node.Any, undefined, edges, options))
   }
@@ -339,19 +511,20 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
    * .forEach("lines", (p) => p.order.out, (item) => item.andThen("price", priceLine, {}), { concurrency: 4 })
    * ```
    */
-  forEach<const Id extends string, A, B, R2>(
+  forEach<const Id extends string, const S extends Source<ReadonlyArray<unknown>>, B, R2>(
     id: Id,
-    from: (ports: Ports<I, H>) => Source<ReadonlyArray<A>>,
+    from: (ports: Ports<I, H>) => S,
     body: (
-      item: FlowBuilder<A, {}, never, undefined>
-    ) => FlowBuilder<A, Record<string, Node.Ports>, R2, { readonly out: B }>,
+      item: FlowBuilder<ElementOf<SourceValue<S>>, {}, never, undefined>
+    ) => FlowBuilder<ElementOf<SourceValue<S>>, Record<string, Node.Ports>, R2, { readonly out: B }>,
     options?: NodeOptions & { readonly concurrency?: number }
   ): FlowBuilder<
     I,
-    H & { readonly [K in Id]: { readonly out: ReadonlyArray<B> } },
+    H & { readonly [K in Id]: Mark<{ readonly out: ReadonlyArray<B> }, SourceSkips<S>> },
     R | R2,
-    { readonly out: ReadonlyArray<B> }
+    Mark<{ readonly out: ReadonlyArray<B> }, SourceSkips<S>>
   > {
+    type A = ElementOf<SourceValue<S>>
     const inner = body(
       new FlowBuilder<A, {}, never, undefined>(
         emptyState(`${this.#state.id}.${id}`),
@@ -369,8 +542,10 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
     const config = { body: graph, ...(options?.concurrency ? { concurrency: options.concurrency } : {}) }
     const edges = edgesFrom(from(this.#ports()), id, Ir.IN_PORT)
     const state = this.#add(id, Builtins.forEach as Node.Any, config, edges, options)
-    const definitions = [...state.definitions, ...innerState.definitions.filter((d) => !state.definitions.includes(d))]
-    return this.#with({ ...state, definitions, flows: { ...state.flows, ...innerState.flows } })
+    const added = innerState.definitions.map(
+      (d) => [d, `"${id}/${(innerState.owners.get(d) ?? "").replace(/^"/, "")}`] as const
+    )
+    return this.#with({ ...state, ...withDefinitions(state, added), flows: { ...state.flows, ...innerState.flows } })
   }
 
   /**
@@ -381,13 +556,18 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
    * .call("enrich", enrichCustomer, (p) => p.order.out)
    * ```
    */
-  call<const Id extends string, In, O, R2>(
+  call<const Id extends string, In, O, R2, const S extends Source<unknown>>(
     id: Id,
     flow: FlowDefinition<In, O, R2>,
-    from: (ports: Ports<I, H>) => Source<NoInfer<In>>,
+    from: (ports: Ports<I, H>) => S & WiringCheck<S, NoInfer<In>>,
     options?: NodeOptions
-  ): FlowBuilder<I, H & { readonly [K in Id]: { readonly out: O } }, R | R2, { readonly out: O }> {
-    const edges = edgesFrom(from(this.#ports()), id, Ir.IN_PORT)
+  ): FlowBuilder<
+    I,
+    H & { readonly [K in Id]: Mark<{ readonly out: O }, SourceSkips<S>> },
+    R | R2,
+    Mark<{ readonly out: O }, SourceSkips<S>>
+  > {
+    const edges = edgesFrom(from(this.#ports()) as Source<unknown>, id, Ir.IN_PORT)
     const state = this.#add(
       id,
       Builtins.subflow as Node.Any,
@@ -395,10 +575,12 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
       edges,
       options
     )
-    const called = [...flow.registry.definitions.values()].filter((d) => !state.definitions.includes(d))
+    const added = [...flow.registry.definitions.values()].map(
+      (d) => [d, `of flow "${flow.ir.id}" (called by "${id}")`] as const
+    )
     return this.#with({
       ...state,
-      definitions: [...state.definitions, ...called],
+      ...withDefinitions(state, added),
       flows: { ...state.flows, ...flow.flows, [flow.ir.id]: flow.ir }
     })
   }
@@ -411,16 +593,21 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
    * .respond("reply", (p) => p.saved.out, { status: 201 })
    * ```
    */
-  respond<const Id extends string, A>(
+  respond<const Id extends string, const S extends Source<unknown>>(
     id: Id,
-    from: (ports: Ports<I, H>) => Source<A>,
+    from: (ports: Ports<I, H>) => S,
     config: {
       readonly status?: number
       readonly headers?: Readonly<Record<string, string>>
       readonly body?: Expr.Value
     } = {},
     options?: NodeOptions
-  ): FlowBuilder<I, H & { readonly [K in Id]: { readonly out: A } }, R, { readonly out: A }> {
+  ): FlowBuilder<
+    I,
+    H & { readonly [K in Id]: Mark<{ readonly out: SourceValue<S> }, SourceSkips<S>> },
+    R,
+    Mark<{ readonly out: SourceValue<S> }, SourceSkips<S>>
+  > {
     const edges = edgesFrom(from(this.#ports()), id, Ir.IN_PORT)
     return this.#with(this.#add(id, Builtins.respond as Node.Any, config, edges, options))
   }
@@ -469,6 +656,8 @@ export class FlowBuilder<I, H extends Record<string, Node.Ports>, R, Last extend
   }
 }
 
+type ElementOf<T> = T extends ReadonlyArray<infer E> ? E : never
+
 const emptyState = (id: string): State => ({
   id,
   version: "1",
@@ -478,6 +667,7 @@ const emptyState = (id: string): State => ({
   nodes: {},
   edges: [],
   definitions: [],
+  owners: new Map(),
   flows: {},
   last: undefined,
   output: undefined

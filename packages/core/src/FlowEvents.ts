@@ -10,7 +10,7 @@
  */
 import { Context, Layer, Schema } from "effect"
 import { ErrorInfo } from "./FlowError.ts"
-import type { SnapshotPolicy } from "./Ir.ts"
+import { SnapshotPolicy } from "./Ir.ts"
 
 const Common = {
   eventId: Schema.String,
@@ -23,13 +23,19 @@ const Common = {
 }
 const NodeCommon = { ...Common, nodeId: Schema.String, nodeType: Schema.String }
 
-/** An execution began. `parentExecutionId` links a for-each item or sub-flow run; `replayOf` a replay. */
+/**
+ * An execution began. `parentExecutionId` links a for-each item or sub-flow run; `replayOf` a replay.
+ * `snapshots` is the policy its `input` and its node inputs and outputs were recorded under: a `metadata`
+ * snapshot (`{ "type": "object" }`) cannot be told from data by looking at it. Absent in records written
+ * before the field existed.
+ */
 export const ExecutionStarted = Schema.TaggedStruct("ExecutionStarted", {
   ...Common,
   trigger: Schema.String,
   parentExecutionId: Schema.optionalKey(Schema.String),
   parentNodeId: Schema.optionalKey(Schema.String),
   replayOf: Schema.optionalKey(Schema.String),
+  snapshots: Schema.optionalKey(SnapshotPolicy),
   input: Schema.optionalKey(Schema.Unknown)
 })
 /** A node attempt began. */
@@ -46,7 +52,12 @@ export const NodeSucceeded = Schema.TaggedStruct("NodeSucceeded", {
   ports: Schema.Array(Schema.String),
   output: Schema.optionalKey(Schema.Unknown)
 })
-/** A node attempt failed. `willRetry`: another attempt follows; `handled`: routed to the node's error port. */
+/**
+ * A node attempt failed. `willRetry`: another attempt follows; `handled`: routed to the node's error port.
+ * An attempt still running when its execution ends without it is closed with a `NodeFailed` too, so every
+ * `NodeStarted` has an end: `error._tag` is `FlowTimeout` (the flow ran past its time limit) or `Interrupted`
+ * (the execution was interrupted, or failed at another node), with `willRetry` and `handled` false.
+ */
 export const NodeFailed = Schema.TaggedStruct("NodeFailed", {
   ...NodeCommon,
   attempt: Schema.Number,
@@ -57,7 +68,7 @@ export const NodeFailed = Schema.TaggedStruct("NodeFailed", {
 })
 /** A node did not run because none of its inputs became active (a branch not taken). */
 export const NodeSkipped = Schema.TaggedStruct("NodeSkipped", { ...NodeCommon })
-/** An execution ended. */
+/** An execution ended. `durationMs` is measured with a monotonic clock, fractional like the nodes' durations. */
 export const ExecutionFinished = Schema.TaggedStruct("ExecutionFinished", {
   ...Common,
   durationMs: Schema.Number,
@@ -113,7 +124,21 @@ export const FlowEvents = Context.Reference<FlowEventsShape>("@jsonflow/core/Flo
   defaultValue: () => ({ snapshots: "none", enabled: false, emit: () => {} })
 })
 
-/** Fans events out to subscribers; one failing subscriber does not stop the others. */
+/**
+ * Fans events out to subscribers; one failing subscriber does not stop the others (its error is dropped:
+ * a subscriber must never break an execution).
+ *
+ * @example
+ * ```ts
+ * import { FlowEvents } from "@jsonflow/core"
+ * const tags: Array<string> = []
+ * const emit = FlowEvents.fanOut([
+ *   () => { throw new Error("a broken sink") },
+ *   (event) => tags.push(event._tag)
+ * ])
+ * // emit(event) delivers to the second subscriber even though the first throws
+ * ```
+ */
 export const fanOut = (subscribers: ReadonlyArray<Subscriber>): ((event: FlowEvent) => void) => {
   if (subscribers.length === 1) {
     const only = subscribers[0]!

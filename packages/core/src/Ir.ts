@@ -157,5 +157,14 @@ export type Flow = typeof Flow.Type
  */
 export const equals = (a: unknown, b: unknown): boolean => Equal.equals(a, b)
 
-/** Reads `settings` with defaults applied. */
+/**
+ * Reads `settings` with defaults applied ({@link DEFAULT_SETTINGS} for what is left out).
+ *
+ * @example
+ * ```ts
+ * import { Ir } from "@jsonflow/core"
+ * Ir.settingsOf({ settings: { concurrency: 4 } })
+ * // { maxSteps: 10000, timeoutMs: 300000, concurrency: 4, allowCycles: false }
+ * ```
+ */
 export const settingsOf = (flow: { readonly settings?: Settings }) => ({ ...DEFAULT_SETTINGS, ...flow.settings })

@@ -68,10 +68,33 @@ export const NodeFailure = Schema.Struct({
 })
 export type NodeFailure = typeof NodeFailure.Type
 
+/**
+ * Thrown by a {@link Definition.prepareSync} function to fail the node with `error`, a typed failure (retried
+ * and routed like one `run` fails with), rather than a defect.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "@jsonflow/core"
+ * const prepareSync = () => (input: unknown) => {
+ *   if (!Array.isArray(input)) throw new Node.SyncFailure({ _tag: "NotArray", retryable: false })
+ *   return input.length
+ * }
+ * ```
+ */
+export class SyncFailure {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
 /** Where a node's sub-flow comes from: an inline graph in its config, or another flow by id. */
 export type SubflowSource =
   | { readonly _tag: "Inline"; readonly graph: unknown }
   | { readonly _tag: "Ref"; readonly flowId: string; readonly version?: string }
+
+/** What {@link Definition.prepareSync} returns (declared as a method so definitions stay assignable to `Any`). */
+export type SyncRun<I, A> = { run(input: I, context: NodeContext): A }["run"]
 
 /**
  * A node type. Build one with {@link define}; `run` is declared as a method so definitions of different
@@ -82,6 +105,10 @@ export interface Definition<Type extends string, C, I, O extends Ports, E, R> {
   readonly description: string
   readonly config: PortSchema<C>
   readonly input: PortSchema<I>
+  /**
+   * The Schema of each output port. A promise, not a check: outputs are not re-validated at run time, and an
+   * edge the compiler proves compatible from these Schemas is not checked either (see the `Compatibility` module).
+   */
   readonly outputs: { readonly [K in keyof O]: PortSchema<O[K]> }
   /** `single` (default): one input port `in`. `join`: input is a record keyed by the edges' target port names. */
   readonly inputMode: "single" | "join"
@@ -93,6 +120,15 @@ export interface Definition<Type extends string, C, I, O extends Ports, E, R> {
    * `{ port: "out", value }`. The engine calls it to save an allocation and a map per node.
    */
   runValue?(input: I, config: C, context: NodeContext): Effect.Effect<O[keyof O], E, R>
+  /**
+   * For single-output nodes whose work, for some configs, needs no Effect at all (a map of paths and
+   * constants, a pass-through): called once per node when a flow is compiled, it returns a synchronous
+   * function that computes the `out` value, or `undefined` when this config needs `run`. The engine then
+   * calls that function instead of `run`, with no Effect step. To fail with a typed error it throws a
+   * {@link SyncFailure}; any other throw is a defect, like a throw in `run`. The built-ins use it; a
+   * definition made with {@link define} does not need it.
+   */
+  prepareSync?(config: C): SyncRun<I, O[keyof O]> | undefined
   /** For nodes that run another graph (for-each, sub-flow call): where it comes from. */
   subflow?(config: C): SubflowSource
   /** Output port names chosen by the config (a switch's cases, a script's ports); their values are `unknown`. */

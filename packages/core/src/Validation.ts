@@ -14,11 +14,28 @@ export interface Issue {
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
-/** Escapes one JSON Pointer segment (RFC 6901). */
+/**
+ * Escapes one JSON Pointer segment (RFC 6901): `~` becomes `~0`, `/` becomes `~1`.
+ *
+ * @example
+ * ```ts
+ * import { Validation } from "@jsonflow/core"
+ * Validation.escapeSegment("a/b~c") // "a~1b~0c"
+ * ```
+ */
 export const escapeSegment = (segment: string | number): string =>
   String(segment).replace(/~/g, "~0").replace(/\//g, "~1")
 
-/** Joins segments into a JSON Pointer. */
+/**
+ * Joins segments into a JSON Pointer (each escaped); no segments is `""`, the whole document.
+ *
+ * @example
+ * ```ts
+ * import { Validation } from "@jsonflow/core"
+ * Validation.pointer(["nodes", "fetch/orders", "config", 0]) // "/nodes/fetch~1orders/config/0"
+ * Validation.pointer([]) // ""
+ * ```
+ */
 export const pointer = (segments: ReadonlyArray<string | number>): string =>
   segments.length === 0 ? "" : `/${segments.map(escapeSegment).join("/")}`
 
@@ -78,7 +95,22 @@ export const decode = <A>(
   return { _tag: "Invalid", issues: issuesOf(error, value) }
 }
 
-/** Turns a SchemaError into issues, adding what was found at each path. */
+/**
+ * Turns a SchemaError into issues, adding what was found at each path (`expected number, got "3"`).
+ * `value` is what was decoded: it is where the found values are read from.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Validation } from "@jsonflow/core"
+ * const value = { amount: "3" }
+ * try {
+ *   Schema.decodeUnknownSync(Schema.Struct({ amount: Schema.Number }))(value)
+ * } catch (error) {
+ *   if (Schema.isSchemaError(error)) Validation.issuesOf(error, value) // [{ path: "/amount", message: 'expected number, got "3"' }]
+ * }
+ * ```
+ */
 export const issuesOf = (error: Schema.SchemaError, value: unknown): ReadonlyArray<Issue> =>
   formatter(error.issue).issues.map((issue) => {
     const segments = (issue.path ?? []).map((segment) =>

@@ -127,3 +127,159 @@ Flow.make({ id: "after-switch" })
   .switch("route", (p) => p.rows.out, { many: { path: "", op: "notEmpty" } })
   // @ts-expect-error a switch has no `out` port to chain from
   .andThen("sum", total, { currency: "EUR" })
+
+// --- Required properties and optionality ---------------------------------------------------------------
+
+const Person = Schema.Struct({ id: Schema.Number, name: Schema.String })
+const person = Node.define({
+  type: "typetest.person",
+  input: Schema.Unknown,
+  output: Person,
+  run: () => Effect.succeed({ id: 1, name: "Ada" })
+})
+const needsEmail = Node.define({
+  type: "typetest.needsEmail",
+  input: Schema.Struct({ id: Schema.Number, email: Schema.String }),
+  output: Schema.String,
+  run: (r) => Effect.succeed(r.email)
+})
+const needsId = Node.define({
+  type: "typetest.needsId",
+  input: Schema.Struct({ id: Schema.Number }),
+  output: Schema.Number,
+  run: (r) => Effect.succeed(r.id)
+})
+const maybeName = Node.define({
+  type: "typetest.maybeName",
+  input: Schema.Unknown,
+  output: Schema.Struct({ name: Schema.optionalKey(Schema.String) }),
+  run: () => Effect.succeed({})
+})
+const needsName = Node.define({
+  type: "typetest.needsName",
+  input: Schema.Struct({ name: Schema.String }),
+  output: Schema.String,
+  run: (r) => Effect.succeed(r.name)
+})
+
+// Positive: extra properties upstream are fine.
+export const extraIsFine = Flow.make({ id: "extra" }).andThen("p", person, {}).andThen("id", needsId, {}).build()
+// @ts-expect-error { id, name } lacks the required property `email`
+Flow.make({ id: "missing" }).andThen("p", person, {}).andThen("e", needsEmail, {})
+// @ts-expect-error `name` is optional upstream but required by needsName
+Flow.make({ id: "optional" }).andThen("m", maybeName, {}).andThen("n", needsName, {})
+
+// --- Joins: branches that always run give required fields, skippable ones optional fields ---------------
+
+const count = Node.define({
+  type: "typetest.count",
+  input: Schema.Unknown,
+  output: Schema.Number,
+  run: () => Effect.succeed(1)
+})
+const label = Node.define({
+  type: "typetest.label",
+  input: Schema.Unknown,
+  output: Schema.String,
+  run: () => Effect.succeed("a")
+})
+const both = Node.define({
+  type: "typetest.both",
+  input: Schema.Struct({ a: Schema.Number, b: Schema.String }),
+  output: Schema.String,
+  run: (x) => Effect.succeed(`${x.b}${x.a}`)
+})
+
+// Positive: a plain parallel fan-out joined feeds a node that needs both fields.
+export const fanOut = Flow.make({ id: "fan" })
+  .node("a", count, {}, (p) => p.$input)
+  .node("b", label, {}, (p) => p.$input)
+  .join("j", (p) => ({ a: p.a.out, b: p.b.out }))
+  .node("use", both, {}, (p) => p.j.out)
+  .build()
+export type FanOutOutput = Expect<Equals<OutputOf<typeof fanOut>, string>>
+
+// The join's type: required for the always-active branch, optional for the one behind a switch.
+const halfSwitched = Flow.make({ id: "half" })
+  .node("a", count, {}, (p) => p.$input)
+  .switch("route", (p) => p.$input, { yes: { path: "ok", op: "eq", value: true } })
+  .node("b", label, {}, (p) => p.route.yes)
+  .join("j", (p) => ({ a: p.a.out, b: p.b.out }))
+  .build()
+export type HalfSwitchedJoin = Expect<
+  Equals<OutputOf<typeof halfSwitched>, { readonly a: number; readonly b?: string }>
+>
+Flow.make({ id: "switched-join" })
+  .node("a", count, {}, (p) => p.$input)
+  .switch("route", (p) => p.$input, { yes: { path: "ok", op: "eq", value: true } })
+  .node("b", label, {}, (p) => p.route.yes)
+  .join("j", (p) => ({ a: p.a.out, b: p.b.out }))
+  // @ts-expect-error `b` comes from a switch branch, so it may be absent; `both` requires it
+  .node("use", both, {}, (p) => p.j.out)
+
+// An error port is skippable too: it only emits when the node fails.
+Flow.make({ id: "error-join" })
+  .node("a", count, {}, (p) => p.$input)
+  .map("caught", (p) => p.a.error, { fields: { why: "error._tag" } }, Schema.String)
+  .join("j", (p) => ({ a: p.a.out, b: p.caught.out }))
+  // @ts-expect-error `b` is only there when `a` failed
+  .node("use", both, {}, (p) => p.j.out)
+
+// A join-mode definition wired by port name from `.node`: checked like a join.
+const pair = Node.define({
+  type: "typetest.pair",
+  input: Schema.Struct({ left: Schema.Number, right: Schema.String }),
+  inputMode: "join",
+  output: Schema.String,
+  run: (x) => Effect.succeed(`${x.left}${x.right}`)
+})
+export const paired = Flow.make({ id: "paired" })
+  .node("a", count, {}, (p) => p.$input)
+  .node("b", label, {}, (p) => p.$input)
+  .node("pair", pair, {}, (p) => ({ left: p.a.out, right: p.b.out }))
+  .build()
+Flow.make({ id: "paired-bad" })
+  .node("a", count, {}, (p) => p.$input)
+  // @ts-expect-error `right` must be a string, and it is a number
+  .node("pair", pair, {}, (p) => ({ left: p.a.out, right: p.a.out }))
+
+// --- Sub-flows: the input must fit, and their services surface in R --------------------------------------
+
+class Rates extends Context.Service<Rates, { readonly vat: number }>()("typetest/Rates") {}
+const withVat = Node.define({
+  type: "typetest.withVat",
+  input: Schema.Number,
+  output: Schema.Number,
+  run: (n) =>
+    Effect.gen(function* () {
+      return n * (1 + (yield* Rates).vat)
+    })
+})
+const vatFlow = Flow.make({ id: "vat", input: Schema.Number }).andThen("v", withVat, {}).build()
+
+Flow.make({ id: "call-bad" })
+  .andThen("p", person, {})
+  // @ts-expect-error a person ({ id, name }) is not the number the called flow takes
+  .call("vat", vatFlow, (p) => p.p.out)
+
+const calling = Flow.make({ id: "calling", input: Schema.Number })
+  .call("vat", vatFlow, (p) => p.$input)
+  .build()
+export type CallingNeedsRates = Expect<Equals<ServicesOf<typeof calling>, Rates>>
+export const callingWithoutRates = () =>
+  // @ts-expect-error the called flow needs Rates
+  Effect.runPromise(Flow.run(calling, 1))
+
+const looping = Flow.make({ id: "looping", input: Schema.Array(Schema.Number) })
+  .forEach(
+    "each",
+    (p) => p.$input,
+    (n) => n.andThen("v", withVat, {})
+  )
+  .build()
+export type LoopingNeedsRates = Expect<Equals<ServicesOf<typeof looping>, Rates>>
+export const loopingWithoutRates = () =>
+  // @ts-expect-error the body needs Rates
+  Effect.runPromise(Flow.run(looping, [1]))
+export const loopingWithRates = () =>
+  Effect.runPromise(Flow.run(looping, [1]).pipe(Effect.provide(Layer.succeed(Rates, { vat: 0.2 }))))

@@ -206,7 +206,8 @@ describe("registry", () => {
         limit: { type: "integer", minimum: -9007199254740991, maximum: 9007199254740991 }
       },
       required: ["sql"],
-      additionalProperties: true
+      // The compiler rejects unknown config keys, and the catalog says so.
+      additionalProperties: false
     } as never)
     const sw = catalog.find((entry) => entry.type === "switch")!
     assert.isTrue(sw.dynamicPorts)

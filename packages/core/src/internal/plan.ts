@@ -26,9 +26,13 @@ export interface PlanNode {
   /** Outgoing edge indices by port name (the `error` port included). */
   readonly outByPort: ReadonlyMap<string, ReadonlyArray<number>>
   readonly outEdges: ReadonlyArray<number>
+  /** `outByPort` as an array, for the engine's hot path (no Map iterator per node). */
+  readonly outPorts: ReadonlyArray<readonly [port: string, edges: ReadonlyArray<number>]>
   readonly hasErrorEdges: boolean
   /** Whether the input must be decoded at run time (an incoming edge was not proven compatible). */
   readonly checkInput: boolean
+  /** The definition's synchronous form for this config ({@link Node.Definition.prepareSync}), if any. */
+  readonly runSync: ((input: unknown, context: Node.NodeContext) => unknown) | undefined
   /** The node's sub-flow (for-each body, called flow), compiled. */
   readonly subplan: Plan | undefined
 }
@@ -40,6 +44,8 @@ export interface Plan {
   readonly nodes: ReadonlyArray<PlanNode>
   readonly edges: ReadonlyArray<PlanEdge>
   readonly inputEdges: ReadonlyArray<number>
+  /** Per node, the number of incoming edges: an execution's countdown of unresolved inputs starts as a copy. */
+  readonly inDegrees: ReadonlyArray<number>
   readonly output: { readonly node: number; readonly port: string } | undefined
   /** Indices of nodes without outgoing edges: their outputs form the result when no output is declared. */
   readonly sinks: ReadonlyArray<number>

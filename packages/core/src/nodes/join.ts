@@ -12,14 +12,7 @@ import * as Node from "../Node.ts"
 
 const Inputs = Schema.Record(Schema.String, Schema.Unknown)
 
-/**
- * @example
- * ```json
- * { "edges": [{ "from": { "node": "a", "port": "out" }, "to": { "node": "both", "port": "left" } },
- *             { "from": { "node": "b", "port": "out" }, "to": { "node": "both", "port": "right" } }] }
- * ```
- */
-export const join = Node.define({
+const definedJoin = Node.define({
   type: "join",
   description: "Waits for every active input and emits { <input port>: value }.",
   input: Inputs,
@@ -28,13 +21,7 @@ export const join = Node.define({
   run: (input) => Effect.succeed(input)
 })
 
-/**
- * @example
- * ```json
- * { "type": "merge" }
- * ```
- */
-export const merge = Node.define({
+const definedMerge = Node.define({
   type: "merge",
   description: "Emits the first active input: brings the branches of a switch back together.",
   input: Inputs,
@@ -42,3 +29,20 @@ export const merge = Node.define({
   output: Schema.Unknown,
   run: (input) => Effect.succeed(Object.values(input)[0])
 })
+
+/**
+ * @example
+ * ```json
+ * { "edges": [{ "from": { "node": "a", "port": "out" }, "to": { "node": "both", "port": "left" } },
+ *             { "from": { "node": "b", "port": "out" }, "to": { "node": "both", "port": "right" } }] }
+ * ```
+ */
+export const join: typeof definedJoin = { ...definedJoin, prepareSync: () => (input) => input }
+
+/**
+ * @example
+ * ```json
+ * { "type": "merge" }
+ * ```
+ */
+export const merge: typeof definedMerge = { ...definedMerge, prepareSync: () => (input) => Object.values(input)[0] }

@@ -6,16 +6,18 @@
 import { Effect, Schema } from "effect"
 import * as Node from "../Node.ts"
 
-/**
- * @example
- * ```json
- * { "type": "noop" }
- * ```
- */
-export const noop = Node.define({
+const defined = Node.define({
   type: "noop",
   description: "Passes its input through unchanged.",
   input: Schema.Unknown,
   output: Schema.Unknown,
   run: (input) => Effect.succeed(input)
 })
+
+/**
+ * @example
+ * ```json
+ * { "type": "noop" }
+ * ```
+ */
+export const noop: typeof defined = { ...defined, prepareSync: () => (input) => input }
