@@ -266,7 +266,12 @@ describe("audit.buffer with a sink that is down (Redis on a closed port)", () =>
     try {
       const statuses: Array<number> = []
       for (let n = 0; n < 8; n++) statuses.push((await post(`${runner.url}/hello`, { n })).status)
-      const metrics = await (await fetch(`${runner.url}/metrics`)).text()
+      // The gauge flips on the first failed write, which follows the buffer's linger: poll, do not race it.
+      let metrics = await (await fetch(`${runner.url}/metrics`)).text()
+      for (let tries = 0; tries < 50 && gauge(metrics, "jsonflow_audit_sink_down") !== 1; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        metrics = await (await fetch(`${runner.url}/metrics`)).text()
+      }
       return { statuses, metrics }
     } finally {
       await runner.stop()
