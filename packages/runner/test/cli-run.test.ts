@@ -168,6 +168,60 @@ describe("jsonflow run records the execution", () => {
   })
 })
 
+describe("jsonflow run and validate take what jsonflow serve takes", () => {
+  const none = { JSONFLOW_AUDIT_SINK: "none" }
+  const greet = join(repoRoot, "examples/flows/greet.ts")
+
+  it("runs a TypeScript builder flow, routed by --path, with the path parameters as its input", async () => {
+    const cwd = tempDir()
+    const ran = await cli(["run", greet, "--path", "/hello/ada"], { cwd, env: none })
+    expect(ran.code).toBe(0)
+    expect(JSON.parse(ran.stdout)).toEqual({
+      status: 200,
+      headers: { "cache-control": "no-store" },
+      body: { message: "Hello, ada", from: "JSON-Flow" }
+    })
+    const empty = await cli(["run", greet, "--path", "/hello/"], { cwd, env: none })
+    expect([empty.code, empty.stderr]).toEqual([2, "jsonflow run: --path /hello/ leaves :name of /hello/:name empty\n"])
+  })
+
+  it("checks the input against the flow's declared schema, as the HTTP trigger does (400 there)", async () => {
+    const ran = await cli(["run", double, "--input", '{"value":"x"}'], { cwd: tempDir(), env: none })
+    expect(ran.code).toBe(1)
+    expect(JSON.parse(ran.stdout)).toMatchObject({ _tag: "InputInvalid", flowId: "double", path: "/value" })
+  })
+
+  it("refuses HTTP flags for a flow without an HTTP trigger", async () => {
+    const cwd = tempDir({ "declined.flow.json": declined })
+    const ran = await cli(["run", "declined.flow.json", "--path", "/x"], { cwd, env: none })
+    expect(ran.code).toBe(2)
+    expect(ran.stderr).toContain('--path only apply to HTTP-triggered flows; "declined" has a manual trigger')
+  })
+
+  it("validates directories as serve reads them: flow JSON and modules, skipping other JSON", async () => {
+    const cwd = tempDir({
+      "declined.flow.json": declined,
+      "package.json": { name: "x" },
+      "notes.json": { hello: "world" },
+      "broken.flow.json": {
+        dsl: 1,
+        id: "broken",
+        version: "1",
+        trigger: { type: "manual" },
+        nodes: { a: { type: "nope" } },
+        edges: [{ from: { node: "$input", port: "out" }, to: { node: "a", port: "in" } }]
+      }
+    })
+    const ran = await cli(["validate", cwd, greet], { cwd, env: none })
+    expect(ran.code).toBe(1)
+    expect(ran.stdout.split("\n").filter(Boolean)).toEqual([
+      'broken.flow.json: /nodes/a/type: unknown node type "nope"',
+      "ok declined.flow.json",
+      `ok ${greet}`
+    ])
+  })
+})
+
 describe("jsonflow replay runs in the runner's JSON environment", () => {
   const full = { JSONFLOW_AUDIT_SNAPSHOTS: "full" }
   const cwd = tempDir({ "tripled.flow.json": tripled, "shout.json": shout, "login.flow.json": login })

@@ -62,7 +62,16 @@ export const empty: FlowTable = {
 export const enqueueQueueOf = (flowId: string) => `flow.${flowId}`
 
 // JSON flows carry their input contract as JSON Schema; turn it into an Effect Schema once per version.
-const inputCheckOf = (flow: Ir.Flow): { readonly check: InputCheck | undefined; readonly warning?: string } => {
+/**
+ * The check a JSON flow's declared `input` (JSON Schema) makes, shared by the HTTP trigger and `jsonflow run`.
+ *
+ * @example
+ * ```ts
+ * const { check } = inputCheckOf(ir)
+ * check?.({ value: "x" }) // { _tag: "Invalid", issues: [...] }
+ * ```
+ */
+export const inputCheckOf = (flow: Ir.Flow): { readonly check: InputCheck | undefined; readonly warning?: string } => {
   if (flow.input === undefined || Object.keys(flow.input).length === 0) return { check: undefined }
   try {
     const schema = SchemaRepresentation.fromJsonSchemaDocument(JsonSchema.fromSchemaDraft2020_12(flow.input), {
@@ -223,7 +232,16 @@ export const build = (sourced: ReadonlyArray<SourcedFlow>, options: BuildOptions
 
 type BuilderRun = FlowEntry["run"]
 
-const compileBuilder = (
+/**
+ * Compiles a builder flow with its own registry; its `run` decodes the input with the flow's Schema.
+ *
+ * @example
+ * ```ts
+ * const compiled = compileBuilder(greet)
+ * if (compiled._tag === "Compiled") compiled.run({ name: "Ada" }, {})
+ * ```
+ */
+export const compileBuilder = (
   definition: Flow.FlowDefinition<unknown, unknown, unknown>
 ): { readonly _tag: "Compiled"; readonly run: BuilderRun } | { readonly _tag: "Failed"; readonly message: string } => {
   const outcome = Compiler.compileSync(definition.ir, definition.registry, { flows: definition.flows })

@@ -15,7 +15,8 @@ import { isFlowDefinition, type LoadFailure, type Snapshot, type SourcedFlow } f
 const MODULE_EXTENSIONS = new Set([".ts", ".mts", ".js", ".mjs"])
 const SKIPPED_FILES = new Set(["package.json", "package-lock.json", "tsconfig.json", "biome.json"])
 
-const isModule = (file: string) =>
+/** Whether a file is a module that may export builder flows (`.ts`, `.mts`, `.js`, `.mjs`; not tests or typings). */
+export const isModule = (file: string) =>
   MODULE_EXTENSIONS.has(extname(file)) && !/\.(d|test|spec)\.[mc]?[jt]s$/.test(file) && !file.endsWith(".d.mts")
 
 /** Lists the flow files under the given paths (files are taken as given). */
@@ -42,6 +43,9 @@ export const listFiles = (paths: ReadonlyArray<string>, cwd = process.cwd()): Re
   for (const p of paths) visit(resolve(cwd, p), true)
   return files
 }
+
+/** A JSON file that is neither a flow nor an nFlow export (no `dsl`, `nodes` or `drawflow` key) is not ours. */
+export const looksLikeFlow = (text: string) => /"(dsl|nodes|drawflow)"\s*:/.test(text)
 
 /**
  * Reads every flow under `paths` once. Canonical JSON is loaded and nFlow exports imported
@@ -84,8 +88,7 @@ export const readPaths = async (
       failures.push({ source: file, message: `cannot read: ${(error as Error).message}` })
       continue
     }
-    // A JSON file that is neither a flow nor an nFlow export (no `dsl`, `nodes` or `drawflow`) is not ours.
-    if (!/"(dsl|nodes|drawflow)"\s*:/.test(text)) continue
+    if (!looksLikeFlow(text)) continue
     pendingJson.push({ file, text })
   }
   // Flows that call flows not yet known are retried with the ones that loaded.

@@ -1,6 +1,7 @@
 /**
- * `jsonflow run <file>`: one execution of a JSON flow in the runner's JSON environment (the node types and
- * services of `--config` / `JSONFLOW_*`: built-ins, nFlow types, `js`/`ts` in the sandbox, expressions,
+ * `jsonflow run <file>`: one execution of a JSON flow (canonical or nFlow export; its declared `input` is
+ * checked as the HTTP trigger checks it) or of a TypeScript/JavaScript module's builder flow, in the runner's
+ * JSON environment (the node types and services of `--config` / `JSONFLOW_*`: built-ins, nFlow types, `js`/`ts` in the sandbox, expressions,
  * SSRF-guarded HTTP, the configured connectors), printed as JSON. An HTTP-triggered flow gets a request
  * built from `--method`, `--path`, `--query k=v` and `--header k:v` (its body is `--input`) and prints
  * `{ "status", "headers", "body" }`; other flows print `{ "output" }`. A failure prints the typed error as
@@ -16,10 +17,12 @@ import { randomUUID } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
-import { Compiler, type Ir, type Registry } from "@jsonflow/core"
+import { Compiler, type Ir, Registry } from "@jsonflow/core"
 import { Execute, FlowFile, HttpRequest, Problem } from "@jsonflow/json-dsl"
 import { type Context, Effect, Layer } from "effect"
+import * as FlowTable from "../../internal/flowTable.ts"
 import { ConfigError } from "../../RunnerError.ts"
+import { isModule, readPaths } from "../../sources/directory.ts"
 import type { Command, Io } from "../Command.ts"
 import * as Environment from "../environment.ts"
 import { connectorHints } from "./validate.ts"
@@ -28,9 +31,10 @@ const usage = `Usage: jsonflow run <file> [--flow <id>] [--input <json>|@<file>]
                     [--method <M>] [--path <P>] [--query k=v]... [--header k:v]... [--modules <dir>]
                     [--config <file>] [--audit <postgres://...|dir>]
 
-Runs one execution and prints the result as JSON. For an HTTP-triggered flow (all nFlow flows)
+Runs one execution of a flow file (canonical JSON, nFlow export, or a .ts/.js module exporting
+builder flows) and prints the result as JSON. For an HTTP-triggered flow (all nFlow flows)
 prints {"status", "headers", "body"}; the request is --method/--path/--query/--header with
---input as its body. For an nFlow export the flow is chosen by --flow or by routing the request.
+--input as its body (without --input: the query and path parameters). For an nFlow export the flow is chosen by --flow or by routing the request.
 On failure prints the error as JSON and exits 1.
 
 The flow runs with the node types and services of the runner configuration (--config <file> and
@@ -72,6 +76,132 @@ const hints = (problems: ReadonlyArray<Problem.Problem>) => {
 /** How long the audit may take to write what the execution recorded before the command gives up on it. */
 const FLUSH_TIMEOUT = "10 seconds"
 
+/** The flow chosen to run and how to run it, or the exit code of an answer already printed. */
+type Selected =
+  | {
+      readonly _tag: "Selected"
+      readonly flow: Ir.Flow
+      readonly params: Readonly<Record<string, string>>
+      readonly run: FlowTable.FlowEntry["run"]
+    }
+  | { readonly _tag: "Printed"; readonly code: number }
+
+/** Picks a flow by `--flow`, as the only one, or by routing the request; prints why when it cannot. */
+const choose = <F>(
+  io: Io,
+  file: string,
+  flows: ReadonlyArray<F>,
+  flowOf: (entry: F) => Ir.Flow,
+  wanted: string | undefined,
+  method: string,
+  path: string | undefined
+): { readonly _tag: "Chosen"; readonly entry: F; readonly params: Readonly<Record<string, string>> } | Printed => {
+  if (wanted !== undefined) {
+    const entry = flows.find((f) => flowOf(f).id === wanted)
+    if (entry !== undefined) return { _tag: "Chosen", entry, params: {} }
+    print(io, {
+      _tag: "FlowNotFound",
+      message: `no flow "${wanted}" in ${file}; flows: ${flows.map((f) => flowOf(f).id).join(", ")}`
+    })
+    return { _tag: "Printed", code: 1 }
+  }
+  // One flow is the one; routing only picks among HTTP flows (HTTP flags on another flow are refused later).
+  const only = flows.length === 1 ? flows[0] : undefined
+  if (only !== undefined && (path === undefined || flowOf(only).trigger.type !== "http"))
+    return { _tag: "Chosen", entry: only, params: {} }
+  if (path === undefined) {
+    print(io, {
+      _tag: "FlowNotChosen",
+      message: `${file} has ${flows.length} flows: choose one with --flow or route a request with --method and --path`,
+      flows: flows.map((f) => ({ id: flowOf(f).id, trigger: flowOf(f).trigger }))
+    })
+    return { _tag: "Printed", code: 1 }
+  }
+  const routed = Execute.route(flows, flowOf, method, path)
+  if (routed === undefined) {
+    print(io, Execute.NOT_FOUND)
+    return { _tag: "Printed", code: 0 }
+  }
+  return { _tag: "Chosen", entry: routed.flow, params: routed.params }
+}
+
+type Printed = Extract<Selected, { readonly _tag: "Printed" }>
+
+/** A canonical flow or an nFlow export: loaded, compiled, its declared `input` checked as the runner does. */
+const selectJson = (
+  io: Io,
+  file: string,
+  registry: Registry.Registry<unknown>,
+  values: { readonly flow?: string | undefined; readonly modules?: string | undefined },
+  method: string,
+  path: string | undefined
+): Selected => {
+  const modules = values.modules === undefined ? undefined : FlowFile.readModules(resolve(io.cwd, values.modules))
+  const opened = FlowFile.open(resolve(io.cwd, file), registry, modules === undefined ? {} : { modules })
+  if (opened.flows.length === 0) {
+    print(io, {
+      _tag: "LoadError",
+      message: `${file} has errors`,
+      problems: opened.problems,
+      ...hints(opened.problems)
+    })
+    return { _tag: "Printed", code: 1 }
+  }
+  const chosen = choose(io, file, opened.flows, (f) => f.flow, values.flow, method, path)
+  if (chosen._tag === "Printed") return chosen
+  const { flow, problems } = chosen.entry
+  if (Problem.hasErrors(problems)) {
+    print(io, { _tag: "LoadError", message: `flow "${flow.id}" has errors`, problems, ...hints(problems) })
+    return { _tag: "Printed", code: 1 }
+  }
+  const outcome = Compiler.compileSync(flow, registry)
+  if (outcome._tag === "Failed") {
+    print(io, errorJson(outcome.error))
+    return { _tag: "Printed", code: 1 }
+  }
+  const { check } = FlowTable.inputCheckOf(flow)
+  const compiled = outcome.flow
+  return {
+    _tag: "Selected",
+    flow,
+    params: chosen.params,
+    run: (value, options) => {
+      const checked = check?.(value)
+      return checked?._tag === "Invalid"
+        ? FlowTable.invalidInput(flow.id, options, checked.issues)
+        : compiled.run(checked?._tag === "Valid" ? checked.value : value, options)
+    }
+  }
+}
+
+/** A TypeScript or JavaScript module: its exported builder flows, compiled with their own node types. */
+const selectBuilder = async (
+  io: Io,
+  file: string,
+  wanted: string | undefined,
+  method: string,
+  path: string | undefined
+): Promise<Selected> => {
+  const absolute = resolve(io.cwd, file)
+  const { flows, failures } = await readPaths([absolute], Registry.make())
+  const builders = flows.flatMap((f) => (f.kind === "builder" ? [f.definition] : []))
+  if (builders.length === 0) {
+    print(io, {
+      _tag: "LoadError",
+      message: failures[0]?.message ?? `${file} exports no built flow (Flow.make(...).build())`
+    })
+    return { _tag: "Printed", code: 1 }
+  }
+  const chosen = choose(io, file, builders, (d) => d.ir, wanted, method, path)
+  if (chosen._tag === "Printed") return chosen
+  const compiled = FlowTable.compileBuilder(chosen.entry)
+  if (compiled._tag === "Failed") {
+    print(io, { _tag: "CompileError", message: compiled.message })
+    return { _tag: "Printed", code: 1 }
+  }
+  return { _tag: "Selected", flow: chosen.entry.ir, params: chosen.params, run: compiled.run }
+}
+
 export const command: Command = {
   name: "run",
   summary: "Run one execution of a flow (or one request through an nFlow export) and print the result",
@@ -109,64 +239,14 @@ export const command: Command = {
       return 2
     }
     const input = parseInput(values.input, io.cwd)
-    const modules = values.modules === undefined ? undefined : FlowFile.readModules(resolve(io.cwd, values.modules))
-    const opened = FlowFile.open(resolve(io.cwd, file), registry, modules === undefined ? {} : { modules })
-    if (opened.flows.length === 0) {
-      print(io, {
-        _tag: "LoadError",
-        message: `${file} has errors`,
-        problems: opened.problems,
-        ...hints(opened.problems)
-      })
-      return 1
-    }
     const method = values.method ?? "GET"
     const path = values.path
-    let chosen: FlowFile.FileFlow | undefined
-    let params: Readonly<Record<string, string>> = {}
-    if (values.flow !== undefined) {
-      chosen = opened.flows.find((f) => f.flow.id === values.flow)
-      if (chosen === undefined) {
-        print(io, {
-          _tag: "FlowNotFound",
-          message: `no flow "${values.flow}" in ${file}; flows: ${opened.flows.map((f) => f.flow.id).join(", ")}`
-        })
-        return 1
-      }
-    } else if (opened.flows.length === 1 && path === undefined) {
-      chosen = opened.flows[0]!
-    } else {
-      if (path === undefined) {
-        print(io, {
-          _tag: "FlowNotChosen",
-          message: `${file} has ${opened.flows.length} flows: choose one with --flow or route a request with --method and --path`,
-          flows: opened.flows.map((f) => ({ id: f.flow.id, trigger: f.flow.trigger }))
-        })
-        return 1
-      }
-      const routed = Execute.route(opened.flows, (f) => f.flow, method, path)
-      if (routed === undefined) {
-        print(io, Execute.NOT_FOUND)
-        return 0
-      }
-      chosen = routed.flow
-      params = routed.params
-    }
-    if (Problem.hasErrors(chosen.problems)) {
-      print(io, {
-        _tag: "LoadError",
-        message: `flow "${chosen.flow.id}" has errors`,
-        problems: chosen.problems,
-        ...hints(chosen.problems)
-      })
-      return 1
-    }
-    const outcome = Compiler.compileSync(chosen.flow, registry)
-    if (outcome._tag === "Failed") {
-      print(io, errorJson(outcome.error))
-      return 1
-    }
-    const flow: Ir.Flow = chosen.flow
+    const selected = isModule(file)
+      ? await selectBuilder(io, file, values.flow, method, path)
+      : selectJson(io, file, registry, values, method, path)
+    if (selected._tag === "Printed") return selected.code
+    const { flow, run } = selected
+    const params = selected.params
     const executionId = randomUUID()
     let program: Effect.Effect<unknown, unknown, unknown>
     if (flow.trigger.type === "http") {
@@ -178,6 +258,13 @@ export const command: Command = {
         print(io, Execute.NOT_FOUND)
         return 0
       }
+      const missing = trigger.path
+        .split("/")
+        .filter((segment) => segment.startsWith(":") && (routeParams[segment.slice(1)] ?? "") === "")
+      if (missing.length > 0) {
+        io.stderr(`jsonflow run: --path ${requestPath} leaves ${missing.join(", ")} of ${trigger.path} empty\n`)
+        return 2
+      }
       const request = HttpRequest.make({
         method: requestMethod,
         path: requestPath,
@@ -186,12 +273,18 @@ export const command: Command = {
         headers: HttpRequest.headersOf(values.header ?? []),
         body: input
       })
-      program = Effect.map(
-        outcome.flow.run(request.body ?? null, { trigger: request, executionId }),
-        Execute.responseOf
-      )
+      // As the HTTP trigger does: the body when there is one, else the query and path parameters.
+      const body = input === undefined ? { ...request.query, ...request.params } : input
+      program = Effect.map(run(body, { trigger: request, executionId }), Execute.responseOf)
     } else {
-      program = Effect.map(outcome.flow.run(input, { executionId }), (result) => ({
+      const httpFlags = (["method", "path", "query", "header"] as const).filter((name) => values[name] !== undefined)
+      if (httpFlags.length > 0) {
+        io.stderr(
+          `jsonflow run: --${httpFlags.join(", --")} only apply to HTTP-triggered flows; "${flow.id}" has a ${flow.trigger.type} trigger (its input is --input)\n`
+        )
+        return 2
+      }
+      program = Effect.map(run(input, { executionId }), (result) => ({
         output: result.output,
         ...(result.reply === undefined ? {} : { reply: result.reply })
       }))

@@ -1,5 +1,5 @@
 /**
- * `jsonflow validate <file>...`: checks canonical flows and nFlow exports (told apart by their content)
+ * `jsonflow validate <file|dir>...`: checks canonical flows and nFlow exports (told apart by their content)
  * against the node types the runner serves JSON flows with under `--config` / `JSONFLOW_*` (built-ins,
  * nFlow types, `http.request`, `js`/`ts`, the configured connectors such as `sql.query`).
  * Prints `ok <file>` for a file without errors, else one line per problem, `<file>: <pointer>: <message>`;
@@ -7,11 +7,14 @@
  *
  * @module validate
  */
-import { resolve } from "node:path"
+import { readFileSync, statSync } from "node:fs"
+import { relative, resolve } from "node:path"
 import { parseArgs } from "node:util"
-import type { Registry } from "@jsonflow/core"
+import { Registry } from "@jsonflow/core"
 import { FlowFile, Problem } from "@jsonflow/json-dsl"
+import { compileBuilder } from "../../internal/flowTable.ts"
 import { ConfigError } from "../../RunnerError.ts"
+import { isModule, listFiles, looksLikeFlow, readPaths } from "../../sources/directory.ts"
 import type { Command, Io } from "../Command.ts"
 import * as Environment from "../environment.ts"
 
@@ -27,6 +30,44 @@ import * as Environment from "../environment.ts"
 export const registryFor = async (io: Io, configFile?: string): Promise<Registry.Registry<unknown>> => {
   const settings = Environment.settingsOf(io, { config: configFile })
   return (await Environment.environment(Environment.loadConfig(settings), settings)).registry
+}
+
+const isDirectory = (path: string) => {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+const readText = (path: string) => {
+  try {
+    return readFileSync(path, "utf8")
+  } catch {
+    return ""
+  }
+}
+
+/**
+ * A module's builder flows compiled with their own node types: why it does not load, or each flow that fails
+ * (`undefined`: a module found in a directory that exports no flow, skipped).
+ */
+const moduleProblems = async (path: string, explicit: boolean): Promise<ReadonlyArray<string> | undefined> => {
+  const { flows, failures } = await readPaths([path], Registry.make())
+  const problems = failures.map((f) => f.message)
+  let built = 0
+  for (const sourced of flows) {
+    if (sourced.kind !== "builder") continue
+    built++
+    const compiled = compileBuilder(sourced.definition)
+    if (compiled._tag === "Failed") problems.push(`flow "${sourced.definition.ir.id}": ${compiled.message}`)
+  }
+  // In a directory a module without flows is a helper, as for `jsonflow serve`; named on its own it is a mistake.
+  if (built === 0 && problems.length === 0) {
+    if (!explicit) return undefined
+    problems.push("exports no built flow (Flow.make(...).build())")
+  }
+  return problems
 }
 
 const CONNECTORS = ["sql", "soap", "grpc", "redis", "mail"]
@@ -47,10 +88,11 @@ export const connectorHints = (problems: ReadonlyArray<Problem.Problem>): Readon
   )
 }
 
-const usage = `Usage: jsonflow validate <file>... [--modules <dir>] [--config <file>]
+const usage = `Usage: jsonflow validate <file|dir>... [--modules <dir>] [--config <file>]
 
 Checks canonical flow files ("dsl": 1) and nFlow designer exports against the node types the
-runner serves them with.
+runner serves them with, and TypeScript/JavaScript modules' builder flows. A directory is read
+like "jsonflow serve <dir>" reads it.
   --modules <dir>   directory of custom nFlow box modules (<name>.js)
   --config <file>   runner configuration: its connectors' node types are known (JSONFLOW_* override it)
 
@@ -81,12 +123,30 @@ export const command: Command = {
     }
     const modules = values.modules === undefined ? undefined : FlowFile.readModules(resolve(io.cwd, values.modules))
     let failed = false
-    for (const file of positionals) {
-      const opened = FlowFile.open(resolve(io.cwd, file), registry, modules === undefined ? {} : { modules })
-      for (const problem of opened.problems) io.stdout(`${Problem.format(file, problem)}\n`)
-      for (const hint of connectorHints(opened.problems)) io.stderr(`hint: ${file}: ${hint}\n`)
+    const files = positionals.flatMap((given) => {
+      const path = resolve(io.cwd, given)
+      if (!isDirectory(path)) return [{ path, shown: given, explicit: true }]
+      // A directory holds the flows `jsonflow serve <dir>` would load: flow JSON and modules.
+      return listFiles([path]).flatMap((found) =>
+        isModule(found) || looksLikeFlow(readText(found))
+          ? [{ path: found, shown: relative(io.cwd, found), explicit: false }]
+          : []
+      )
+    })
+    for (const { path, shown, explicit } of files) {
+      if (isModule(path)) {
+        const problems = await moduleProblems(path, explicit)
+        if (problems === undefined) continue
+        for (const problem of problems) io.stdout(`${shown}: ${problem}\n`)
+        if (problems.length > 0) failed = true
+        else io.stdout(`ok ${shown}\n`)
+        continue
+      }
+      const opened = FlowFile.open(path, registry, modules === undefined ? {} : { modules })
+      for (const problem of opened.problems) io.stdout(`${Problem.format(shown, problem)}\n`)
+      for (const hint of connectorHints(opened.problems)) io.stderr(`hint: ${shown}: ${hint}\n`)
       if (Problem.hasErrors(opened.problems)) failed = true
-      else io.stdout(`ok ${file}\n`)
+      else io.stdout(`ok ${shown}\n`)
     }
     return failed ? 1 : 0
   }
