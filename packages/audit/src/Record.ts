@@ -83,6 +83,8 @@ export const NodeRun = Schema.Struct({
   input: Schema.optionalKey(Schema.Unknown),
   output: Schema.optionalKey(Schema.Unknown),
   ports: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** All the execution variables after this attempt, when it changed them (recorded with `full` snapshots). */
+  variables: Schema.optionalKey(FlowEvents.Variables),
   error: Schema.optionalKey(FlowError.ErrorInfo),
   /** The failure went to the node's error port. */
   handled: Schema.optionalKey(Schema.Boolean)
@@ -256,6 +258,7 @@ export const buildTrace = (input: ReadonlyArray<FlowEvents.FlowEvent>): Trace | 
                 finishedAt: event.at,
                 durationMs: event.durationMs,
                 ports: event.ports,
+                ...(event.variables === undefined ? {} : { variables: event.variables }),
                 ...(event.output === undefined ? {} : { output: event.output })
               }
             : {

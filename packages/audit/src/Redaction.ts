@@ -3,8 +3,10 @@
  * journal, the Redis stream). Three kinds of rules, all configurable:
  *
  * - **keys**: object keys whose values are hidden wherever they appear (`password`, `token`, `apiKey`,
- *   `authorization`, `cookie`, ...); matched case-insensitively, ignoring `-` and `_`, as substrings.
- * - **paths**: dot paths from the event root (`input.customer.ssn`, `output.*.iban`, `**.headers.x-tenant`).
+ *   `authorization`, `cookie`, ...); matched case-insensitively, ignoring `-` and `_`, as substrings. The
+ *   credential headers of a recorded request ({@link CREDENTIAL_HEADERS}) are hidden whatever the keys.
+ * - **paths**: dot paths from the event root (`input.customer.ssn`, `output.*.iban`, `**.headers.x-tenant`);
+ *   an `input.` path covers the recorded request's body, query and path parameters as well.
  * - **patterns**: searched inside every string, error messages included (card numbers with a Luhn check,
  *   emails, bearer and basic credentials, JWTs, cloud and SaaS API keys, passwords in URLs, `key=value`
  *   secrets, private key blocks), plus exact secret values you supply (resolved connector credentials).
@@ -197,6 +199,19 @@ const matchPath = (pattern: PathPattern, pi: number, path: ReadonlyArray<string>
   return (segment === "*" || segment === path[si]!.toLowerCase()) && matchPath(pattern, pi + 1, path, si + 1)
 }
 
+/** Request headers hidden in recorded trigger data whatever the key rules (they carry credentials). */
+export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "x-api-key"
+])
+
+// The fields of an entry that can hold user data: snapshots, the trigger's data (the HTTP request, whose
+// credential headers the key rules hide) and the execution variables.
+const PAYLOAD_FIELDS = ["input", "output", "error", "triggerData", "variables"] as const
+
 /** Redacts entries; build one with {@link make}. */
 export interface Redactor {
   /** The entry with every secret hidden (a copy where something changed). */
@@ -222,7 +237,15 @@ export const make = (options: RedactionOptions = {}): Redactor => {
   const encrypt = options.mode === "encrypt"
   if (encrypt && keyring === undefined) throw new Error("audit redaction: mode encrypt needs a keyring")
   const stems = (options.keys ?? DEFAULT_KEYS).map(normalizeKey).filter((k) => k.length > 0)
-  const paths = (options.paths ?? []).map(compilePath)
+  // A path into the input also covers where the input came from in the recorded request (the HTTP body,
+  // or its query and path parameters): `input.customer.ssn` hides `triggerData.body.customer.ssn` too.
+  const paths = (options.paths ?? [])
+    .flatMap((path) =>
+      /^input\./i.test(path)
+        ? [path, ...["body", "query", "params"].map((part) => `triggerData.${part}.${path.slice("input.".length)}`)]
+        : [path]
+    )
+    .map(compilePath)
   const patterns = (options.patterns ?? (Object.keys(PATTERNS) as Array<PatternName>)).map((p) =>
     typeof p === "string" ? PATTERNS[p] : p
   )
@@ -345,6 +368,20 @@ export const make = (options: RedactionOptions = {}): Redactor => {
     return out
   }
 
+  // The request's credential headers are hidden whatever the key rules say (a `keys` list replacing the
+  // defaults must not let an Authorization header through).
+  const hideCredentialHeaders = (trigger: unknown): unknown => {
+    const headers = (trigger as { readonly headers?: unknown } | null)?.headers
+    if (typeof headers !== "object" || headers === null || Array.isArray(headers)) return trigger
+    let copy: Record<string, unknown> | undefined
+    for (const [name, header] of Object.entries(headers)) {
+      if (header === undefined || header === "" || !CREDENTIAL_HEADERS.has(name.toLowerCase())) continue
+      copy ??= { ...(headers as Record<string, unknown>) }
+      copy[name] = hideValue(header)
+    }
+    return copy === undefined ? trigger : { ...(trigger as Record<string, unknown>), headers: copy }
+  }
+
   const value = (input: unknown, root?: string): unknown => {
     loadSecrets()
     return walk(input, paths.length === 0 ? undefined : root === undefined ? [] : root.split("."), 0)
@@ -357,10 +394,11 @@ export const make = (options: RedactionOptions = {}): Redactor => {
       loadSecrets()
       // Only the payload fields can hold user data; ids, timestamps and node types come from the engine.
       let copy: Record<string, unknown> | undefined
-      for (const key of ["input", "output", "error"] as const) {
+      for (const key of PAYLOAD_FIELDS) {
         const before = (entry as Record<string, unknown>)[key]
         if (before === undefined) continue
-        const after = walkTop(before, paths.length === 0 ? undefined : [key])
+        const payload = key === "triggerData" ? hideCredentialHeaders(before) : before
+        const after = walkTop(payload, paths.length === 0 ? undefined : [key])
         if (after !== before) {
           copy ??= { ...entry }
           copy[key] = after

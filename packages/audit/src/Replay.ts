@@ -3,12 +3,18 @@
  * received, on the flow version the execution ran (recorded in the store) or on the current one. The new
  * execution carries `replayOf`, so the store links it to the original.
  *
- * Recorded values need `full` snapshots (the audit layer's default; the runner's is `metadata`). Each
+ * Recorded values need `full` snapshots (the default of the audit layer and of the runner). Each
  * execution records its policy, and an execution recorded with `metadata` or `none` is refused with a
  * {@link SnapshotsNotReplayable}: a metadata snapshot such as `{ "type": "object" }` must never be fed to a
  * flow as if it were the data. Values that were encrypted are
  * decrypted with the keyring; masked values cannot be recovered, so a replay that would feed them to a node
  * is refused unless `allowMasked` is set.
+ *
+ * Besides the input, a replay restores what the nodes saw of their execution: the trigger data (the HTTP
+ * request: method, path, params, query, headers, body) and the variables, as they were when the chosen node
+ * started (the initial ones, then each change recorded on `NodeSucceeded`, folded in order). Credential
+ * headers the audit masked (`Authorization`, `Cookie`, ...) are left out of the replayed request and listed
+ * in the plan's `notes`; encrypted ones are decrypted with the keyring.
  *
  * From a node, only what is downstream of it runs again. The engine starts a run at one node, so a node
  * downstream that also waits on an edge from outside that part of the graph (a join of two branches, one
@@ -48,7 +54,7 @@ export class SnapshotsNotReplayable extends Schema.TaggedError<SnapshotsNotRepla
         : this.snapshots === "metadata"
           ? "it was recorded with metadata snapshots (types and sizes, not the values)"
           : "it was recorded with no snapshots (snapshots: none)"
-    return `cannot replay execution ${this.executionId}: ${how}; set audit.snapshots to full (Audit.layer({ snapshots: "full" })) so that executions recorded from then on can be replayed`
+    return `cannot replay execution ${this.executionId}: ${how}; set audit.snapshots to full (the default: remove "snapshots" from the runner's audit settings or set JSONFLOW_AUDIT_SNAPSHOTS=full; in code Audit.layer({ snapshots: "full" })) so that executions recorded from then on can be replayed`
   }
 }
 
@@ -93,8 +99,14 @@ export interface ReplayPlan {
   readonly flow: Ir.Flow
   /** `undefined`: from the start. */
   readonly startAt: { readonly nodeId: string; readonly input: unknown } | undefined
-  /** The execution's input (the trigger data of the new run). */
+  /** The execution's input. */
   readonly input: unknown
+  /** The recorded trigger data (the HTTP request); `undefined`: none was recorded apart from the input. */
+  readonly trigger: unknown
+  /** The variables the run starts with (at the chosen node: as they were when it started); `undefined`: none. */
+  readonly variables: Readonly<Record<string, unknown>> | undefined
+  /** What the replay cannot restore as it was, e.g. masked credential headers left out of the request. */
+  readonly notes: ReadonlyArray<string>
 }
 
 const downstreamOf = (flow: Ir.Flow, start: string): Set<string> => {
@@ -114,6 +126,36 @@ const downstreamOf = (flow: Ir.Flow, start: string): Set<string> => {
 
 const lastRunOf = (trace: Trace, nodeId: string): NodeRun | undefined =>
   [...trace.nodes].reverse().find((n) => n.nodeId === nodeId && n.status !== "skipped")
+
+/**
+ * The variables as they were when `run` started: the initial ones, then every change recorded before its
+ * `NodeStarted` (or, when that event is missing, before the event that ended it).
+ */
+const variablesAt = (trace: Trace, run: NodeRun | undefined): Record<string, unknown> | undefined => {
+  const events = trace.events
+  let end = events.length
+  if (run !== undefined) {
+    const at = (tags: ReadonlyArray<string>) =>
+      events.findLastIndex(
+        (e) =>
+          tags.includes(e._tag) &&
+          "nodeId" in e &&
+          e.nodeId === run.nodeId &&
+          "attempt" in e &&
+          e.attempt === run.attempt
+      )
+    const started = at(["NodeStarted"])
+    end = started >= 0 ? started : Math.max(at(["NodeSucceeded", "NodeFailed"]), 0)
+  }
+  let variables: Record<string, unknown> | undefined
+  for (let i = 0; i < end; i++) {
+    const e = events[i]!
+    if ((e._tag === "ExecutionStarted" || e._tag === "NodeSucceeded") && e.variables !== undefined) {
+      variables = e.variables
+    }
+  }
+  return variables
+}
 
 /**
  * Works out what a replay would run, without running it.
@@ -169,7 +211,7 @@ export const plan = <R>(
       from = failed.nodeId
     }
 
-    const recover = (value: unknown, what: string) => {
+    const recover = (value: unknown, what: string, masksAllowed = options.allowMasked === true) => {
       let revealed: unknown
       try {
         revealed = options.keyring === undefined ? value : reveal(value, options.keyring)
@@ -181,7 +223,7 @@ export const plan = <R>(
       if (hasEncrypted(revealed)) {
         return fail(`the recorded ${what} is encrypted; pass the keyring (JSONFLOW_AUDIT_KEYS for the CLI)`)
       }
-      if (!options.allowMasked && hasMasked(revealed)) {
+      if (!masksAllowed && hasMasked(revealed)) {
         return fail(
           `the recorded ${what} holds masked values; record with encryption (Redaction mode "encrypt") to replay them, or pass allowMasked`
         )
@@ -189,11 +231,45 @@ export const plan = <R>(
       return Effect.succeed(revealed)
     }
 
+    // The request as it came, but for the credential headers the audit masked: left out, and said so.
+    const notes: Array<string> = []
+    const recordedTrigger = started?._tag === "ExecutionStarted" ? started.triggerData : undefined
+    const trigger = (value: unknown) =>
+      Effect.gen(function* () {
+        if (value === undefined) return undefined
+        const revealed = yield* recover(value, "trigger data", true)
+        const headers = (revealed as { readonly headers?: unknown } | null)?.headers
+        if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
+          return yield* recover(revealed, "trigger data")
+        }
+        const kept: Record<string, unknown> = {}
+        const left: Array<string> = []
+        for (const [name, header] of Object.entries(headers)) {
+          if (hasMasked(header)) left.push(name)
+          else kept[name] = header
+        }
+        // Sorted: JSONB does not keep the order the headers came in.
+        for (const name of left.sort()) notes.push(`the ${name} header was masked by the audit and is left out`)
+        return yield* recover({ ...(revealed as Record<string, unknown>), headers: kept }, "trigger data")
+      })
+    const variables = (value: Readonly<Record<string, unknown>> | undefined) =>
+      value === undefined
+        ? Effect.succeed(undefined)
+        : (recover(value, "variables") as Effect.Effect<Record<string, unknown>, ReplayError>)
+
     if (from === "start") {
       if (started === undefined) return yield* fail("its ExecutionStarted event is missing")
       if (recordedInput === undefined) return yield* fail("its input was not recorded (snapshots must be full)")
       yield* unknownMetadata(recordedInput)
-      return { original, flow, startAt: undefined, input: yield* recover(recordedInput, "input") }
+      return {
+        original,
+        flow,
+        startAt: undefined,
+        input: yield* recover(recordedInput, "input"),
+        trigger: yield* trigger(recordedTrigger),
+        variables: yield* variables(started._tag === "ExecutionStarted" ? started.variables : undefined),
+        notes
+      }
     }
 
     if (!Object.hasOwn(flow.nodes, from)) {
@@ -219,9 +295,44 @@ export const plan = <R>(
       original,
       flow,
       startAt: { nodeId: from, input: yield* recover(run.input, `input of node "${from}"`) },
-      input: recordedInput === undefined ? undefined : yield* recover(recordedInput, "input")
+      input: recordedInput === undefined ? undefined : yield* recover(recordedInput, "input"),
+      trigger: yield* trigger(recordedTrigger),
+      variables: yield* variables(variablesAt(original, run)),
+      notes
     }
   })
+
+/**
+ * Runs what {@link plan} worked out: the new execution is linked to the original (`replayOf`), with the
+ * recorded trigger data and variables. Split from {@link replay} for callers that show the plan's `notes`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Builtins } from "@jsonflow/core"
+ * import { Replay } from "@jsonflow/audit"
+ * const options = { executionId: "7f3a...", from: "compute", registry: Builtins.registry }
+ * const again = Effect.flatMap(Replay.plan(options), (p) => {
+ *   for (const note of p.notes) console.warn(note)
+ *   return Replay.runPlan(p, options)
+ * })
+ * ```
+ */
+export const runPlan = <R>(
+  p: ReplayPlan,
+  options: ReplayOptions<R>
+): Effect.Effect<Compiler.ExecutionResult, Compiler.CompileError | FlowError.FlowError, R> =>
+  Effect.flatMap(
+    Compiler.compile(p.flow, options.registry, options.flows ? { flows: options.flows } : {}),
+    (compiled) =>
+      compiled.run(p.input, {
+        replayOf: options.executionId,
+        ...(p.trigger === undefined ? {} : { trigger: p.trigger }),
+        ...(p.variables === undefined ? {} : { variables: p.variables }),
+        ...(p.startAt === undefined ? {} : { startAt: p.startAt }),
+        ...(options.newExecutionId === undefined ? {} : { executionId: options.newExecutionId })
+      })
+  ) as Effect.Effect<Compiler.ExecutionResult, Compiler.CompileError | FlowError.FlowError, R>
 
 /**
  * Replays an execution; the new execution is linked to the original (`replayOf`). Record it by running
@@ -237,15 +348,7 @@ export const plan = <R>(
  * ```
  */
 export const replay = <R>(options: ReplayOptions<R>) =>
-  Effect.gen(function* () {
-    const p = yield* plan(options)
-    const compiled = yield* Compiler.compile(p.flow, options.registry, options.flows ? { flows: options.flows } : {})
-    return yield* compiled.run(p.input, {
-      replayOf: options.executionId,
-      ...(p.startAt === undefined ? {} : { startAt: p.startAt }),
-      ...(options.newExecutionId === undefined ? {} : { executionId: options.newExecutionId })
-    })
-  }) as Effect.Effect<
+  Effect.flatMap(plan(options), (p) => runPlan(p, options)) as Effect.Effect<
     Compiler.ExecutionResult,
     ReplayError | SnapshotsNotReplayable | StoreError | Compiler.CompileError | FlowError.FlowError,
     AuditStore | R

@@ -23,11 +23,18 @@ const Common = {
 }
 const NodeCommon = { ...Common, nodeId: Schema.String, nodeType: Schema.String }
 
+/** Execution variables as recorded: a copy, taken when they were set. */
+export const Variables = Schema.Record(Schema.String, Schema.Unknown)
+
 /**
  * An execution began. `parentExecutionId` links a for-each item or sub-flow run; `replayOf` a replay.
  * `snapshots` is the policy its `input` and its node inputs and outputs were recorded under: a `metadata`
  * snapshot (`{ "type": "object" }`) cannot be told from data by looking at it. Absent in records written
  * before the field existed.
+ *
+ * With `full` snapshots only: `triggerData` is the trigger's own data when it was given apart from the input
+ * (the HTTP request: method, path, params, query, headers, body), and `variables` the initial variables
+ * when there were any; a replay restores both.
  */
 export const ExecutionStarted = Schema.TaggedStruct("ExecutionStarted", {
   ...Common,
@@ -36,6 +43,8 @@ export const ExecutionStarted = Schema.TaggedStruct("ExecutionStarted", {
   parentNodeId: Schema.optionalKey(Schema.String),
   replayOf: Schema.optionalKey(Schema.String),
   snapshots: Schema.optionalKey(SnapshotPolicy),
+  triggerData: Schema.optionalKey(Schema.Unknown),
+  variables: Schema.optionalKey(Variables),
   input: Schema.optionalKey(Schema.Unknown)
 })
 /** A node attempt began. */
@@ -44,12 +53,17 @@ export const NodeStarted = Schema.TaggedStruct("NodeStarted", {
   attempt: Schema.Number,
   input: Schema.optionalKey(Schema.Unknown)
 })
-/** A node attempt succeeded and emitted on `ports`. */
+/**
+ * A node attempt succeeded and emitted on `ports`. With `full` snapshots, `variables` holds all the
+ * execution's variables when they changed since the last event that carried them (a `setVariables` node):
+ * folded in order, they give the variables any later node started with, which a replay from that node needs.
+ */
 export const NodeSucceeded = Schema.TaggedStruct("NodeSucceeded", {
   ...NodeCommon,
   attempt: Schema.Number,
   durationMs: Schema.Number,
   ports: Schema.Array(Schema.String),
+  variables: Schema.optionalKey(Variables),
   output: Schema.optionalKey(Schema.Unknown)
 })
 /**

@@ -411,7 +411,7 @@ export const resolve = (config: RunnerConfig): Resolved => ({
     url: config.audit?.url,
     redis: config.audit?.redis ?? config.redis?.url,
     stream: config.audit?.stream ?? "jsonflow:audit",
-    snapshots: config.audit?.snapshots ?? "metadata",
+    snapshots: config.audit?.snapshots ?? "full",
     retentionDays: config.audit?.retentionDays,
     redaction: {
       keys: config.audit?.redaction?.keys ?? [],

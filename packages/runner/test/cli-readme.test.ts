@@ -2,8 +2,8 @@
  * The README's main command, end to end, as a new user runs it: `npm start`'s command line (`jsonflow
  * serve examples/flows`, with a temporary audit store and a free port), the banner, the `curl` line it
  * prints, the list command it prints while the runner is up (read through the running runner), a
- * `jsonflow run` and a `jsonflow replay` recorded through it too, SIGTERM (graceful stop, exit 0), and the list again from the
- * store the runner closed.
+ * `jsonflow run` and replays (of it, and of the curl'd call from its reply node) recorded through it too,
+ * SIGTERM (graceful stop, exit 0), and the list again from the store the runner closed.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -55,17 +55,16 @@ it("npm start, curl, jsonflow executions list (live), SIGTERM, list again", asyn
   expect(live.code).toBe(0)
   expect(live.stdout).toMatch(/greet@\S+\s+succeeded/)
 
-  // A one-off run records through the running runner as well (with full snapshots, so that it can be
-  // replayed), and so does a replay of it.
-  const full = { ...env, JSONFLOW_AUDIT_SNAPSHOTS: "full" }
+  // A one-off run records through the running runner as well (full snapshots by default, so that it can
+  // be replayed), and so does a replay of it.
   const run = await jsonflow(["run", "examples/flows/double.flow.json", "--input", '{"value":21}'], {
     cwd: repoRoot,
-    env: full
+    env
   })
   expect(run.code).toBe(0)
   expect(JSON.parse(run.stdout).body).toEqual({ result: 42 })
   const runId = executionIdOf(run.stderr)
-  const replayed = await jsonflow(["replay", runId, "--from", "compute", "--json"], { cwd: repoRoot, env: full })
+  const replayed = await jsonflow(["replay", runId, "--from", "compute", "--json"], { cwd: repoRoot, env })
   expect(replayed.stderr).toBe("")
   expect(JSON.parse(replayed.stdout).reply.body).toEqual({ result: 42 })
   const rows = JSON.parse((await sh(`${list} --json`, { cwd: repoRoot, env })).stdout) as ReadonlyArray<Row>
@@ -81,9 +80,21 @@ it("npm start, curl, jsonflow executions list (live), SIGTERM, list again", asyn
     ["compute", "reply"]
   )
 
+  // The curl'd call, from its reply node: a flow built in TypeScript replays with its module's node types
+  // (`--flow` names what `npm start` serves), with the recorded request.
+  const greetId = rows.find((r) => r.flowId === "greet")!.executionId
+  const greeted = await jsonflow(["replay", greetId, "--from", "reply", "--flow", "examples/flows", "--json"], {
+    cwd: repoRoot,
+    env
+  })
+  expect(greeted.stderr).toBe("")
+  expect(JSON.parse(greeted.stdout).reply.body).toEqual(JSON.parse(answer.stdout))
+
   // Ctrl-C: a graceful stop, then the same executions from the store the runner closed.
   expect(await served.stop()).toBe(0)
   expect(served.stderr()).toContain("shutting down")
   const after = JSON.parse((await sh(`${list} --json`, { cwd: repoRoot, env })).stdout) as ReadonlyArray<Row>
-  expect(after.map((r) => r.executionId).sort()).toEqual(rows.map((r) => r.executionId).sort())
+  expect(after.map((r) => r.executionId).sort()).toEqual(
+    [...rows.map((r) => r.executionId), JSON.parse(greeted.stdout).executionId].sort()
+  )
 }, 240_000)

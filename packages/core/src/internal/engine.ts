@@ -153,6 +153,8 @@ class Execution {
   /** `<executionId>:`, the prefix of every event id. */
   readonly eventIdPrefix: string
   readonly variables: Record<string, unknown>
+  /** A variable was set since the last event that recorded them (with `full` snapshots, a replay needs them). */
+  variablesChanged = false
   reply: Reply | undefined = undefined
   steps = 0
   seq = 0
@@ -536,6 +538,7 @@ class AttemptContext implements NodeContext {
   }
   setVariable(name: string, value: unknown) {
     this.#exec.variables[name] = value
+    this.#exec.variablesChanged = true
   }
   outputOf(nodeId: string, port?: string) {
     return this.#exec.outputOf(nodeId, port)
@@ -609,6 +612,26 @@ const succeededEvent = (
 ): NodeSucceeded => {
   const seq = exec.seq++
   const snapshots = exec.events.snapshots
+  if (exec.variablesChanged && snapshots === "full") {
+    // Rare (a node set variables): all of them, copied, so that a replay from any later node can restore them.
+    exec.variablesChanged = false
+    return {
+      _tag: "NodeSucceeded",
+      eventId: exec.eventId(seq),
+      seq,
+      executionId: exec.executionId,
+      flowId: exec.plan.flowId,
+      flowVersion: exec.plan.flowVersion,
+      at: exec.at(now),
+      nodeId: node.id,
+      nodeType: node.definition.type,
+      attempt,
+      durationMs,
+      ports,
+      variables: { ...exec.variables },
+      output
+    }
+  }
   return snapshots === "none"
     ? {
         _tag: "NodeSucceeded",
@@ -1016,6 +1039,14 @@ const emitStarted = (exec: Execution, input: unknown, options: RunOptions) => {
   }
   if (options.replayOf) event.replayOf = options.replayOf
   event.snapshots = events.snapshots
+  // What a replay needs besides the input, recorded with the values only. Child executions (for-each items,
+  // sub-flows) inherit both from their parent and are replayed through it: not copied into every item.
+  if (events.snapshots === "full" && options.parent === undefined) {
+    if (options.trigger !== undefined) event.triggerData = options.trigger
+    if (options.variables !== undefined && Object.keys(options.variables).length > 0) {
+      event.variables = { ...options.variables }
+    }
+  }
   if (events.snapshots !== "none") event.input = snapshot(events.snapshots, input)
   exec.emit(event)
 }
