@@ -73,12 +73,67 @@ export type NodeSpec = typeof NodeSpec.Type
 export const HttpMethod = Schema.Literals(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"])
 export type HttpMethod = typeof HttpMethod.Type
 
+/**
+ * An HTTP trigger's idempotency: a request repeating a key within the window gets the first execution's
+ * reply and starts nothing. Unset keys take the runner's `idempotency` defaults.
+ *
+ * @example
+ * ```ts
+ * const trigger = { type: "http", method: "POST", path: "/orders", idempotency: { inFlight: "reject" } }
+ * ```
+ */
+export const HttpIdempotency = Schema.Struct({
+  header: Schema.optionalKey(
+    Schema.String.check(
+      Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "a header name such as Idempotency-Key" })
+    )
+  ).annotate({
+    description: "Request header carrying the key (default Idempotency-Key)."
+  }),
+  windowMs: Schema.optionalKey(PositiveInt).annotate({
+    description: "How long a finished reply is replayed for the same key (default 24 h)."
+  }),
+  inFlight: Schema.optionalKey(Schema.Literals(["wait", "reject"])).annotate({
+    description: "A repeat while the first is running: wait for its reply (default), or reject with 409."
+  }),
+  required: Schema.optionalKey(Schema.Boolean).annotate({
+    description: "Refuse requests without the header with 400 (default false: they run as usual)."
+  })
+}).annotate({ identifier: "HttpIdempotency" })
+export type HttpIdempotency = typeof HttpIdempotency.Type
+
+/**
+ * A queue trigger's deduplication: enqueueing a payload whose key (a JSON Pointer into the input) was
+ * enqueued within the window adds no job and answers the first job's execution id.
+ *
+ * @example
+ * ```ts
+ * const trigger = { type: "queue", queue: "orders", dedupe: { key: "/orderId" } }
+ * ```
+ */
+export const QueueDedupe = Schema.Struct({
+  key: Schema.String.check(
+    Schema.isPattern(/^(\/([^~/]|~[01])*)+$/, { message: "a JSON Pointer such as /orderId (starting with /)" })
+  ).annotate({
+    description: "JSON Pointer of the key in the job's input, e.g. /orderId."
+  }),
+  windowMs: Schema.optionalKey(PositiveInt).annotate({
+    description: "How long an enqueued key keeps its duplicates out (default 24 h)."
+  })
+}).annotate({ identifier: "QueueDedupe" })
+export type QueueDedupe = typeof QueueDedupe.Type
+
 /** What starts an execution. The runner interprets triggers; the engine only sees the trigger's data. */
 export const Trigger = Schema.Union([
   Schema.Struct({ type: Schema.Literal("manual") }),
-  Schema.Struct({ type: Schema.Literal("http"), method: HttpMethod, path: Schema.String }),
+  Schema.Struct({
+    type: Schema.Literal("http"),
+    method: HttpMethod,
+    path: Schema.String,
+    idempotency: Schema.optionalKey(HttpIdempotency)
+  }),
   Schema.Struct({ type: Schema.Literal("cron"), schedule: Schema.String, timezone: Schema.optionalKey(Schema.String) }),
-  Schema.Struct({ type: Schema.Literal("queue"), queue: Schema.String })
+  Schema.Struct({ type: Schema.Literal("queue"), queue: Schema.String, dedupe: Schema.optionalKey(QueueDedupe) })
 ])
 export type Trigger = typeof Trigger.Type
 

@@ -141,7 +141,9 @@ export const RunnerConfig = Schema.Struct({
   ),
   redis: Schema.optionalKey(
     Schema.Struct({
-      url: Schema.String.annotate({ description: "Redis URL for queues and cron locks, e.g. redis://127.0.0.1:6379." }),
+      url: Schema.String.annotate({
+        description: "Redis URL for queues, cron locks and idempotency keys, e.g. redis://127.0.0.1:6379."
+      }),
       prefix: Schema.optionalKey(Schema.String).annotate({ description: "Key prefix (default jsonflow)." })
     })
   ),
@@ -159,6 +161,32 @@ export const RunnerConfig = Schema.Struct({
       keepFailed: Schema.optionalKey(Retention)
     })
   ),
+  idempotency: Schema.optionalKey(
+    Schema.Struct({
+      store: Schema.optionalKey(Schema.Literals(["memory", "redis"])).annotate({
+        description:
+          "Where idempotency keys live: redis (default when redis.url is set; shared by replicas) or memory (this process only, lost at restart)."
+      }),
+      windowMs: Schema.optionalKey(PositiveInt).annotate({
+        description:
+          "How long a finished reply is replayed for a repeated key, and a queue dedupe key keeps duplicates out (default 86400000, 24 h); a trigger's windowMs wins."
+      }),
+      header: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/))).annotate({
+        description: "Header carrying the key when a flow's idempotency names none (default Idempotency-Key)."
+      }),
+      inFlight: Schema.optionalKey(Schema.Literals(["wait", "reject"])).annotate({
+        description:
+          "A repeat arriving while the first is running: wait for its reply, up to the flow's time limit (default), or reject with 409."
+      }),
+      maxReplyBytes: Schema.optionalKey(PositiveInt).annotate({
+        description:
+          "Largest reply body kept for replay (default 1048576); a larger one is sent once, repeats get 409 with the execution id."
+      })
+    })
+  ).annotate({
+    description:
+      "Idempotent triggers: defaults for HTTP triggers with `idempotency` and queue triggers with `dedupe` (set per flow in the trigger)."
+  }),
   limits: Schema.optionalKey(
     Schema.Struct({
       ...FlowLimits.fields,
@@ -318,6 +346,13 @@ export interface Resolved {
     readonly keepCompleted: Retention
     readonly keepFailed: Retention
   }
+  readonly idempotency: {
+    readonly store: "memory" | "redis"
+    readonly windowMs: number
+    readonly header: string
+    readonly inFlight: "wait" | "reject"
+    readonly maxReplyBytes: number
+  }
   readonly limits: {
     readonly maxConcurrent: number
     readonly maxQueued: number
@@ -389,6 +424,13 @@ export const resolve = (config: RunnerConfig): Resolved => ({
     lockDurationMs: config.queue?.lockDurationMs ?? 30_000,
     keepCompleted: config.queue?.keepCompleted ?? { ageSeconds: 24 * 3600, count: 1000 },
     keepFailed: config.queue?.keepFailed ?? { ageSeconds: 7 * 24 * 3600, count: 10_000 }
+  },
+  idempotency: {
+    store: config.idempotency?.store ?? (config.redis ? "redis" : "memory"),
+    windowMs: config.idempotency?.windowMs ?? 24 * 3600 * 1000,
+    header: config.idempotency?.header ?? "Idempotency-Key",
+    inFlight: config.idempotency?.inFlight ?? "wait",
+    maxReplyBytes: config.idempotency?.maxReplyBytes ?? 1024 * 1024
   },
   limits: {
     maxConcurrent: config.limits?.maxConcurrent ?? 100,
@@ -657,6 +699,8 @@ const crossCheck = (config: RunnerConfig): Array<{ readonly path: string; readon
     if (!/^postgres(ql)?:\/\//.test(config.audit.url))
       problems.push({ path: "/audit/url", message: "expected a postgres:// URL" })
   }
+  if (config.idempotency?.store === "redis" && config.redis?.url === undefined)
+    problems.push({ path: "/idempotency/store", message: "the redis store needs redis.url (a redis:// URL)" })
   // JSON flows are data anyone with access to the flow store may have written: their HTTP stays guarded.
   const http = config.connectors?.http
   if (typeof http === "object" && http !== null) {

@@ -27,6 +27,8 @@ import { Context, Effect, Exit, type Fiber, Layer, Scope } from "effect"
 import * as Config from "./Config.ts"
 import { makeAdmin, type ReloadReport } from "./http/admin.ts"
 import { gates, type Handler, makeHandler } from "./http/server.ts"
+import { DedupeKeyMissing } from "./idempotency/IdempotencyError.ts"
+import { IdempotencyStore } from "./idempotency/IdempotencyStore.ts"
 import * as Executor from "./internal/executor.ts"
 import * as FlowTable from "./internal/flowTable.ts"
 import * as JsonEnvironment from "./JsonEnvironment.ts"
@@ -108,8 +110,14 @@ export interface Runner {
     input: unknown,
     options?: { readonly timeoutMs?: number; readonly executionId?: string }
   ) => Effect.Effect<Compiler.ExecutionResult, TriggerError>
-  /** Enqueues an execution (needs Redis); succeeds with the execution id. */
-  readonly enqueue: (flowId: string, input: unknown) => Effect.Effect<string, FlowNotFound | QueueUnavailable>
+  /**
+   * Enqueues an execution (needs Redis); succeeds with the execution id, the first job's when the flow's
+   * queue trigger dedupes on a key enqueued within its window.
+   */
+  readonly enqueue: (
+    flowId: string,
+    input: unknown
+  ) => Effect.Effect<string, FlowNotFound | QueueUnavailable | DedupeKeyMissing>
   /** Reloads every source now. */
   readonly reload: Effect.Effect<ReloadReport>
   /** Executions running on this replica. */
@@ -354,7 +362,14 @@ export const make = <R = never>(
       : undefined
     const queues =
       redisConfig && queueModule && options.triggers?.queue !== false
-        ? queueModule.make({ redis: redisConfig, queue: config.queue, executor, table: () => table, logger })
+        ? queueModule.make({
+            redis: redisConfig,
+            queue: config.queue,
+            executor,
+            table: () => table,
+            logger,
+            dedupeWindowMs: config.idempotency.windowMs
+          })
         : undefined
     if (queues) {
       yield* Effect.addFinalizer(() => Effect.promise(() => queues.close().catch(() => {})))
@@ -479,11 +494,23 @@ export const make = <R = never>(
       yield* Effect.addFinalizer(() => Effect.promise(() => unlisten().catch(() => {})))
     }
 
+    // Idempotency keys: on Redis when configured (replicas share them), else in this process.
+    const idempotencyLayer =
+      config.idempotency.store === "redis" && redisConfig
+        ? (yield* Effect.promise(() => import("./idempotency/redis.ts"))).layerRedis(redisConfig)
+        : IdempotencyStore.layerMemory
+    const idempotencyStore = Context.get(yield* buildLayer(idempotencyLayer, "the idempotency store"), IdempotencyStore)
+    if (
+      idempotencyStore.name === "memory" &&
+      [...table.flows.values()].some((e) => e.ir.trigger.type === "http" && e.ir.trigger.idempotency)
+    )
+      logger.log("info", "idempotency keys are kept in this process only; set redis.url to share them", {})
+
     // HTTP
     const gate = gates()
-    const enqueueEntry = async (entry: FlowTable.FlowEntry, input: unknown, trigger: unknown) => {
+    const enqueueEntry = async (entry: FlowTable.FlowEntry, input: unknown, trigger: unknown, executionId?: string) => {
       if (!queues) throw new Error("enqueueing needs Redis (redis.url)")
-      return queues.enqueue(entry, input, trigger)
+      return queues.enqueue(entry, input, trigger, executionId)
     }
     const admin =
       config.admin.token === undefined
@@ -533,7 +560,8 @@ export const make = <R = never>(
       isReady: () => ready,
       isDraining: () => draining,
       admin,
-      enqueue: enqueueEntry
+      enqueue: enqueueEntry,
+      idempotency: { store: idempotencyStore, config: config.idempotency }
     })
 
     let url: string | undefined
@@ -665,7 +693,7 @@ export const make = <R = never>(
           )
         }),
       enqueue: (flowId, input) =>
-        Effect.suspend((): Effect.Effect<string, FlowNotFound | QueueUnavailable> => {
+        Effect.suspend((): Effect.Effect<string, FlowNotFound | QueueUnavailable | DedupeKeyMissing> => {
           const entry = table.flows.get(flowId)
           if (!entry) return Effect.fail(new FlowNotFound({ flowId }))
           if (!queues)
@@ -681,7 +709,9 @@ export const make = <R = never>(
           return Effect.tryPromise({
             try: () => queues.enqueue(entry, input),
             catch: (error) =>
-              new QueueUnavailable({ flowId, reason: error instanceof Error ? error.message : String(error) })
+              error instanceof DedupeKeyMissing
+                ? error
+                : new QueueUnavailable({ flowId, reason: error instanceof Error ? error.message : String(error) })
           })
         }),
       reload: Effect.promise(reloadNow),

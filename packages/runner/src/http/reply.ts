@@ -7,7 +7,7 @@
  *
  * @module reply
  */
-import type { ServerResponse } from "node:http"
+import { type ServerResponse, validateHeaderName, validateHeaderValue } from "node:http"
 import type { Node } from "@jsonflow/core"
 import type { Outcome } from "../internal/executor.ts"
 
@@ -166,4 +166,116 @@ export const failureOf = (
       }
     }
   }
+}
+
+/** A response as data: what idempotent routes send, store and replay. */
+export interface Rendered {
+  readonly status: number
+  /** Without `content-length` (derived from the body when sent). */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * A JSON response (or an empty one when `body` is undefined) as data.
+ *
+ * @example
+ * ```ts
+ * renderJson(202, { executionId: "e1" }).headers["content-type"] // "application/json; charset=utf-8"
+ * ```
+ */
+export const renderJson = (status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): Rendered =>
+  body === undefined
+    ? { status, headers, body: EMPTY }
+    : { status, headers: { ...headers, "content-type": JSON_TYPE }, body: Buffer.from(JSON.stringify(body)) }
+
+/**
+ * A respond node's reply as data, by the rules of {@link sendReply}; throws on a header name or value
+ * Node would refuse (the flow's bug, a 500 `ReplyInvalid`).
+ *
+ * @example
+ * ```ts
+ * renderReply({ status: 201, headers: {}, body: { id: 7 } }).status // 201
+ * ```
+ */
+export const renderReply = (reply: Node.Reply): Rendered => {
+  for (const [name, value] of Object.entries(reply.headers)) {
+    validateHeaderName(name)
+    validateHeaderValue(name, value)
+  }
+  const body = reply.body
+  const headers = { ...reply.headers }
+  if (body === undefined || body === null || reply.status === 204 || reply.status === 304)
+    return { status: reply.status, headers, body: EMPTY }
+  if (typeof body === "string" || body instanceof Uint8Array) {
+    if (!hasHeader(headers, "content-type"))
+      headers["content-type"] = typeof body === "string" ? "text/plain; charset=utf-8" : "application/octet-stream"
+    return { status: reply.status, headers, body: typeof body === "string" ? Buffer.from(body) : body }
+  }
+  if (!hasHeader(headers, "content-type")) headers["content-type"] = JSON_TYPE
+  return { status: reply.status, headers, body: Buffer.from(JSON.stringify(body)) }
+}
+
+/**
+ * An execution's outcome as the HTTP trigger answers it: the flow's reply, else its output (204 when
+ * none), else the typed failure; always with `x-execution-id`.
+ *
+ * @example
+ * ```ts
+ * renderOutcome(outcome, "orders").status // 200, 4xx from a respond node, 500, 504, ...
+ * ```
+ */
+export const renderOutcome = (outcome: Outcome, flowId: string): Rendered => {
+  const id = { "x-execution-id": outcome.executionId }
+  if (outcome._tag !== "Succeeded") {
+    const failure = failureOf(outcome, flowId)
+    return renderJson(failure.status, { error: failure.error }, id)
+  }
+  const result = outcome.result
+  try {
+    if (result.reply !== undefined) {
+      const rendered = renderReply(result.reply)
+      return { ...rendered, headers: { ...rendered.headers, ...id } }
+    }
+  } catch (error) {
+    return renderJson(
+      500,
+      {
+        error: {
+          _tag: "ReplyInvalid",
+          message: error instanceof Error ? error.message : String(error),
+          flowId,
+          executionId: outcome.executionId
+        }
+      },
+      id
+    )
+  }
+  return result.output === undefined ? renderJson(204, undefined, id) : renderJson(200, result.output, id)
+}
+
+/**
+ * Sends a rendered response, with `extra` headers over its own.
+ *
+ * @example
+ * ```ts
+ * sendRendered(res, stored, { "idempotent-replayed": "true" })
+ * ```
+ */
+export const sendRendered = (
+  res: ServerResponse,
+  rendered: Rendered,
+  extra: Readonly<Record<string, string>> = {}
+): void => {
+  if (res.headersSent) {
+    res.end()
+    return
+  }
+  res.statusCode = rendered.status
+  for (const [name, value] of Object.entries(rendered.headers)) res.setHeader(name, value)
+  for (const [name, value] of Object.entries(extra)) res.setHeader(name, value)
+  res.setHeader("content-length", rendered.body.byteLength)
+  res.end(rendered.body)
 }

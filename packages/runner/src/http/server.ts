@@ -12,6 +12,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type * as Config from "../Config.ts"
+import { IdempotencyKeyInvalid } from "../idempotency/IdempotencyError.ts"
+import type { IdempotencyStoreShape } from "../idempotency/IdempotencyStore.ts"
 import type { Executor } from "../internal/executor.ts"
 import type { FlowEntry, FlowTable } from "../internal/flowTable.ts"
 import type { ClientIp } from "../ops/clientIp.ts"
@@ -20,7 +22,17 @@ import type { Logger } from "../ops/logger.ts"
 import type { RunnerMetrics } from "../ops/metrics.ts"
 import type { Limiter } from "../ops/rateLimit.ts"
 import { readBody } from "./body.ts"
-import { failureOf, sendError, sendJson, sendReply } from "./reply.ts"
+import * as Idempotent from "./idempotent.ts"
+import {
+  failureOf,
+  type Rendered,
+  renderJson,
+  renderOutcome,
+  sendError,
+  sendJson,
+  sendRendered,
+  sendReply
+} from "./reply.ts"
 
 /** What the handler needs from the runner. */
 export interface HttpDeps {
@@ -36,7 +48,10 @@ export interface HttpDeps {
   readonly isReady: () => boolean
   readonly isDraining: () => boolean
   readonly admin: ((req: IncomingMessage, res: ServerResponse, path: string, query: string) => void) | undefined
-  readonly enqueue: (entry: FlowEntry, input: unknown, trigger: unknown) => Promise<string>
+  /** Enqueues under `executionId` (a fresh one when absent); resolves to the execution id of the job. */
+  readonly enqueue: (entry: FlowEntry, input: unknown, trigger: unknown, executionId?: string) => Promise<string>
+  /** The key store of idempotent routes and its defaults; without it `idempotency` is not honoured. */
+  readonly idempotency?: { readonly store: IdempotencyStoreShape; readonly config: Config.Resolved["idempotency"] }
 }
 
 /** The request a flow sees as `$trigger` (the shape `@jsonflow/json-dsl`'s `HttpRequest` describes). */
@@ -181,19 +196,59 @@ export const makeHandler = (deps: HttpDeps): Handler => {
         }
         input = checked.value
       }
-      if (enqueue) {
+      const enqueued = async (executionId: string | undefined): Promise<Rendered> => {
         try {
-          const executionId = await deps.enqueue(entry, input, trigger)
-          count(entry.id, method, 202)
-          sendJson(res, 202, { executionId, flowId: entry.id, status: "queued" }, { "x-execution-id": executionId })
+          const id = await deps.enqueue(entry, input, trigger, executionId)
+          return renderJson(202, { executionId: id, flowId: entry.id, status: "queued" }, { "x-execution-id": id })
         } catch (error) {
-          count(entry.id, method, 503)
-          sendError(res, 503, {
-            _tag: "QueueUnavailable",
-            message: error instanceof Error ? error.message : String(error),
-            flowId: entry.id
-          })
+          const message = error instanceof Error ? error.message : String(error)
+          return renderJson(503, { error: { _tag: "QueueUnavailable", message, flowId: entry.id } })
         }
+      }
+      const idempotency = deps.idempotency && Idempotent.settingsOf(entry, deps.idempotency.config)
+      if (deps.idempotency && idempotency) {
+        const key = Idempotent.keyOf(req, idempotency)
+        if (key._tag === "Bad") {
+          const error = new IdempotencyKeyInvalid({
+            flowId: entry.id,
+            header: idempotency.header,
+            problem: key.problem
+          })
+          count(entry.id, method, 400)
+          sendError(res, 400, { ...error, message: error.message })
+          return
+        }
+        if (key._tag === "Key") {
+          await Idempotent.serve({
+            res,
+            entry,
+            settings: idempotency,
+            key: key.key,
+            fingerprint: Idempotent.fingerprintOf(method, path, query, body.present ? body.value : undefined),
+            store: deps.idempotency.store,
+            maxReplyBytes: deps.idempotency.config.maxReplyBytes,
+            logger: deps.logger,
+            count: (status) => count(entry.id, method, status),
+            execute: enqueue
+              ? enqueued
+              : async (executionId) => {
+                  const outcome = await deps.executor.execute(entry, input, {
+                    triggerType: "http",
+                    trigger,
+                    timeoutMs: entry.limits.timeoutMs,
+                    executionId
+                  })
+                  if (deps.isDraining()) res.setHeader("connection", "close")
+                  return renderOutcome(outcome, entry.id)
+                }
+          })
+          return
+        }
+      }
+      if (enqueue) {
+        const rendered = await enqueued(undefined)
+        count(entry.id, method, rendered.status)
+        sendRendered(res, rendered)
         return
       }
       const outcome = await deps.executor.execute(entry, input, {

@@ -8,11 +8,19 @@
  *
  * Failures that a retry cannot fix (a bad input, a node error marked not retryable) fail the job at once.
  *
+ * A queue trigger with `dedupe: { key: "/orderId" }` deduplicates enqueues on that key of the input with
+ * BullMQ's `deduplication` (throttle mode: `{ id, ttl: windowMs }`): within the window a second enqueue adds
+ * no job and answers the first job's execution id. Chosen over a job id derived from the key because the
+ * window is then explicit and independent of job retention (a job id dedupes only while the job is kept,
+ * `keepCompleted.count` can evict it early), and execution ids stay unique (a reused job id would give an
+ * execution after the window the id of one before it).
+ *
  * @module queue
  */
 import { randomUUID } from "node:crypto"
 import { type Job, Queue, UnrecoverableError, Worker } from "bullmq"
 import type * as Config from "../Config.ts"
+import { dedupeOf } from "../idempotency/dedupe.ts"
 import type { Executor } from "../internal/executor.ts"
 import type { FlowEntry, FlowTable } from "../internal/flowTable.ts"
 import type { Logger } from "../ops/logger.ts"
@@ -73,7 +81,11 @@ export type Counts = Readonly<Record<string, number>>
 
 /** The queue service. */
 export interface QueueService {
-  /** Adds a job for the entry's queue; resolves to the execution id (also the job id). */
+  /**
+   * Adds a job for the entry's queue; resolves to the execution id (also the job id): the first job's when a
+   * queue trigger's `dedupe` key was enqueued within its window. Rejects with `DedupeKeyMissing` when the
+   * input lacks that key.
+   */
   readonly enqueue: (entry: FlowEntry, input: unknown, trigger?: unknown, executionId?: string) => Promise<string>
   /** Starts workers for the table's queues and stops those no flow consumes any more. */
   readonly sync: (table: FlowTable) => Promise<void>
@@ -108,6 +120,8 @@ export const make = (options: {
   readonly executor: Executor
   readonly table: () => FlowTable
   readonly logger: Logger
+  /** The dedupe window of queue triggers that set none (`idempotency.windowMs`). */
+  readonly dedupeWindowMs?: number
 }): QueueService => {
   const connection = connectionOf(options.redis.url)
   const prefix = `${options.redis.prefix}:bull`
@@ -161,20 +175,30 @@ export const make = (options: {
   return {
     enqueue: async (entry, input, trigger, executionId = randomUUID()) => {
       if (entry.queue === undefined) throw new Error(`flow "${entry.id}" has no queue`)
+      const declared = entry.ir.trigger
+      const dedupe = declared.type === "queue" ? declared.dedupe : undefined
+      let deduplication: { readonly id: string; readonly ttl: number } | undefined
+      if (dedupe !== undefined) {
+        const found = dedupeOf(entry.id, dedupe.key, input)
+        if (found._tag === "Missing") throw found.error
+        deduplication = { id: found.id, ttl: dedupe.windowMs ?? options.dedupeWindowMs ?? 24 * 3600 * 1000 }
+      }
       const data: JobData = {
         flowId: entry.id,
         input,
         ...(trigger === undefined ? {} : { trigger }),
         enqueuedAt: Date.now()
       }
-      await queueOf(entry.queue).add(entry.id, data, {
+      const job = await queueOf(entry.queue).add(entry.id, data, {
         jobId: executionId,
         attempts: settings.attempts,
         backoff: { type: "exponential", delay: settings.backoffMs },
         removeOnComplete: retention(settings.keepCompleted),
-        removeOnFail: retention(settings.keepFailed)
+        removeOnFail: retention(settings.keepFailed),
+        ...(deduplication === undefined ? {} : { deduplication })
       })
-      return executionId
+      // Deduplicated: BullMQ answers the id of the job that holds the key.
+      return job.id === undefined ? executionId : String(job.id)
     },
     sync: async (table) => {
       const wanted = new Set(table.queues.keys())
