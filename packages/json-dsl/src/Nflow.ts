@@ -12,6 +12,8 @@ import * as Nodes from "./nflow/nodes.ts"
 export * as Contract from "./nflow/contract.ts"
 /** The Go html/template subset of `template` boxes. */
 export * as GoTemplate from "./nflow/GoTemplate.ts"
+/** The `http_*` helpers: the `http` host capability over an HTTP client. */
+export * as Http from "./nflow/Http.ts"
 export type { ImportedFlow, ImportOptions, ImportResult } from "./nflow/Import.ts"
 export { importExport, importRead, isExport, notWritten } from "./nflow/Import.ts"
 /** The `nflow.js` code node. */

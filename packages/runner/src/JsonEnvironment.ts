@@ -33,15 +33,21 @@ export interface Extension {
   readonly layer?: Layer.Layer<never, unknown, never>
 }
 
-// nFlow code boxes run through the same sandbox service as `js`/`ts` nodes.
+// nFlow code boxes run through the same sandbox service as `js`/`ts` nodes; their `http_*` helpers use the
+// flow's HTTP client (SSRF guard on), passed to the sandbox as a host capability of the call.
 const nflowScripts: Nflow.JsNode.ScriptRunner<Sandbox> = {
   run: (source, input, context) =>
     Sandbox.use((sandbox) =>
       Effect.map(
-        sandbox.run(source, input, { nodeId: context.nodeId, executionId: context.executionId }),
+        sandbox.run(source, input, {
+          nodeId: context.nodeId,
+          executionId: context.executionId,
+          ...(context.hostCalls === undefined ? {} : { hostCalls: context.hostCalls })
+        }),
         (result) => result.output
       )
-    )
+    ),
+  httpClient: Effect.serviceOption(Http.HttpClient)
 }
 
 /**

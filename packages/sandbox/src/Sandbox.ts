@@ -21,6 +21,7 @@ import {
   ScriptMemoryLimit,
   ScriptTimeout
 } from "./errors.ts"
+import { openChannel } from "./internal/hostChannel.ts"
 import { type Call, Supervisor } from "./internal/supervisor.ts"
 import * as Limits from "./Limits.ts"
 import * as Script from "./Script.ts"
@@ -35,6 +36,45 @@ export interface CompileOptions {
   readonly executionId?: string
 }
 
+/**
+ * A host capability offered to one call: the script sends it plain JSON data and gets plain JSON data
+ * back, synchronously (`ctx.host.call(name, request)`). It runs on the host, in the caller's fiber context;
+ * a failure fails the whole call with `HostCallError` carrying the failure's `_tag` and message.
+ */
+export type HostCapability = (request: unknown) => Effect.Effect<unknown, unknown>
+
+/**
+ * The host calls one call may make (opt-in: a call without them has no way out of its isolate). Each
+ * request and answer is JSON data, checked on the host: at most `maxCalls` calls (default
+ * {@link DEFAULT_MAX_HOST_CALLS}), each request and answer at most `maxBytes` of UTF-8 JSON (default
+ * {@link DEFAULT_MAX_HOST_CALL_BYTES}). The call's `timeoutMs` still bounds everything, time spent in host
+ * calls included: a capability that never answers ends at the deadline with `ScriptTimeout`, and is
+ * interrupted.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Sandbox } from "@jsonflow/sandbox"
+ * const rates = { EUR: 1.08 }
+ * const program = Sandbox.use((s) =>
+ *   s.run("export default (order, ctx) => order.total * ctx.host.call('rate', order.currency)", { total: 10, currency: "EUR" }, {
+ *     hostCalls: { capabilities: { rate: (currency) => Effect.succeed(rates[currency as "EUR"] ?? null) } }
+ *   })
+ * ) // output 10.8
+ * ```
+ */
+export interface HostCalls {
+  /** By name, as the script calls them; `ctx.host.names` lists them. */
+  readonly capabilities: Readonly<Record<string, HostCapability>>
+  readonly maxCalls?: number
+  readonly maxBytes?: number
+}
+
+/** Host calls one call may make, unless its `hostCalls` say otherwise. */
+export const DEFAULT_MAX_HOST_CALLS = 50
+/** UTF-8 bytes of one host call's request or answer as JSON, unless the call's `hostCalls` say otherwise. */
+export const DEFAULT_MAX_HOST_CALL_BYTES = 1024 * 1024
+
 /** Options of one call. */
 export interface RunOptions {
   /** Shown to the script as `ctx.nodeId` and carried by every error. */
@@ -47,6 +87,8 @@ export interface RunOptions {
   readonly attempt?: number
   /** This call's limits, over the runner's defaults and capped by its ceilings. */
   readonly limits?: Partial<Limits.Limits>
+  /** Host capabilities the script may call (`ctx.host`); none by default. */
+  readonly hostCalls?: HostCalls
 }
 
 /** A line the script wrote with `console.log` (or `info`, `warn`, `error`, `debug`). */
@@ -470,27 +512,54 @@ export const layer = (options: SandboxOptions = {}): Layer.Layer<Sandbox, Sandbo
             count(payload.failure._tag)
             return Effect.fail(payload.failure)
           }
-          return Effect.callback<ScriptResult, SandboxError>((resume) => {
-            const call: Call = {
-              scriptId: compiled.id,
-              code: compiled.code,
-              nodeId: where.nodeId,
-              executionId: where.executionId,
-              attempt: runOptions.attempt ?? 1,
-              timeoutMs: limits.timeoutMs,
-              memoryMb: limits.memoryMb,
-              maxOutputBytes: limits.maxOutputBytes,
-              maxLogBytes: limits.maxLogBytes,
-              payload: payload.success,
-              done: (text) => resume(decode(text, where, limits, count, compiled)),
-              cancelled: false
-            }
-            supervisor.submit(call)
-            return Effect.sync(() => {
-              call.cancelled = true
-              count("interrupted")
+          const hostCalls = runOptions.hostCalls
+          const submit = (context: Context.Context<never> | undefined) =>
+            Effect.callback<ScriptResult, SandboxError>((resume) => {
+              const open =
+                context === undefined || hostCalls === undefined
+                  ? undefined
+                  : openChannel(
+                      {
+                        capabilities: hostCalls.capabilities,
+                        maxCalls: Math.max(0, hostCalls.maxCalls ?? DEFAULT_MAX_HOST_CALLS),
+                        maxBytes: Math.max(0, hostCalls.maxBytes ?? DEFAULT_MAX_HOST_CALL_BYTES)
+                      },
+                      where,
+                      context
+                    )
+              const call: Call = {
+                scriptId: compiled.id,
+                code: compiled.code,
+                nodeId: where.nodeId,
+                executionId: where.executionId,
+                attempt: runOptions.attempt ?? 1,
+                timeoutMs: limits.timeoutMs,
+                memoryMb: limits.memoryMb,
+                maxOutputBytes: limits.maxOutputBytes,
+                maxLogBytes: limits.maxLogBytes,
+                payload: payload.success,
+                ...(open === undefined ? {} : { host: open.channel }),
+                done: (text) => {
+                  open?.close()
+                  const failure = open?.failure()
+                  if (failure === undefined) return resume(decode(text, where, limits, count, compiled))
+                  // A failed host call fails the call, even if the script caught what it saw of it.
+                  count(failure._tag)
+                  resume(Effect.fail(failure))
+                },
+                cancelled: false
+              }
+              supervisor.submit(call)
+              return Effect.sync(() => {
+                call.cancelled = true
+                open?.close()
+                count("interrupted")
+              })
             })
-          })
+          // The capabilities run in the caller's context (its logger, tracer, references).
+          return hostCalls === undefined || Object.keys(hostCalls.capabilities).length === 0
+            ? submit(undefined)
+            : Effect.flatMap(Effect.context<never>(), submit)
         })
 
       const stats = (): SandboxStats => {

@@ -3,7 +3,8 @@
  * it ran for (empty strings when the caller gave none), has a `message` a person can read, and a
  * `retryable` field the engine reads to decide whether a retry may help: only {@link SandboxCrashed} is
  * retryable, because a script is pure (no host reach), so running it again gives the same outcome unless
- * the sandbox process itself died under it.
+ * the sandbox process itself died under it — and {@link HostCallError} when the host capability it called
+ * says its failure is worth a retry.
  *
  * @module errors
  */
@@ -178,6 +179,39 @@ export class SandboxCrashed extends Schema.TaggedError<SandboxCrashed>()("Sandbo
 }
 
 /**
+ * A host call the script made (see `RunOptions.hostCalls`) failed, so the whole call failed: even a script
+ * that caught the exception in the isolate fails with this error. `reason`: `failed` (the capability
+ * failed: `errorTag` and `errorMessage` are its typed error's, e.g. `HttpTargetDenied`), `too-many` (more
+ * than `maxCalls` calls), `too-large` (a request or an answer over `maxBytes`), `not-offered` (a
+ * capability the call does not offer). Retryable when the capability's error says so.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Sandbox } from "@jsonflow/sandbox"
+ * const program = Sandbox.use((s) =>
+ *   s.run("export default (x, ctx) => ctx.host.call('lookup', x)", 1, {
+ *     hostCalls: { capabilities: { lookup: () => Effect.fail({ _tag: "NotFound", message: "no such id" }) } }
+ *   })
+ * ).pipe(Effect.catchTag("HostCallError", (e) => Effect.succeed(`${e.capability}: ${e.errorTag}`))) // "lookup: NotFound"
+ * ```
+ */
+export class HostCallError extends Schema.TaggedError<HostCallError>()("HostCallError", {
+  ...Where,
+  /** The capability the script called. */
+  capability: Schema.String,
+  reason: Schema.Literals(["failed", "too-many", "too-large", "not-offered"]),
+  /** The `_tag` of the capability's error (`failed`), else the reason. */
+  errorTag: Schema.String,
+  errorMessage: Schema.String,
+  retryable: Schema.Boolean.pipe(Schema.withConstructorDefault(Effect.succeed(false)))
+}) {
+  override get message() {
+    return `${at(this.nodeId)} failed in its host call "${this.capability}": ${this.errorTag}: ${this.errorMessage}`
+  }
+}
+
+/**
  * A `js`/`ts` node with several ports got a result that does not name one of them: the script must return
  * `{ port, value }` (or an array of them) with `port` among the node's `ports`.
  */
@@ -203,3 +237,4 @@ export type SandboxError =
   | InputTooLarge
   | InputNotSerializable
   | SandboxCrashed
+  | HostCallError

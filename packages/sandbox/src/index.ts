@@ -12,7 +12,11 @@ export * as Nodes from "./nodes.ts"
 export { JsConfig, jsNode, TsConfig, tsNode } from "./nodes.ts"
 export {
   type CompileOptions,
+  DEFAULT_MAX_HOST_CALL_BYTES,
+  DEFAULT_MAX_HOST_CALLS,
   emptyStats,
+  type HostCalls,
+  type HostCapability,
   type LogLine,
   layer,
   type RunOptions,

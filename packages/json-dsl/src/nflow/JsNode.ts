@@ -4,13 +4,18 @@
  * {@link contract.scriptSource} and runs it through a {@link ScriptRunner} (the isolated-vm sandbox in
  * production), then applies what the script decided: the new payload, the port in `next` (a port the box
  * does not have ends the flow, as in nFlow), the first reply and the headers it set. A script that throws
- * answers 500 `{ message, actor }` like nflow-runtime.
+ * answers 500 `{ message, actor }` like nflow-runtime, with the line of the user's code.
+ *
+ * The `http_*` helpers reach the network only through the runner: when its {@link ScriptRunner} has an
+ * `httpClient` (read from the step's Effect context) each step offers the script the `http` host capability
+ * ({@link Http.hostCalls}); without one the helpers throw a clear error.
  *
  * @module nflow/JsNode
  */
 import { Node } from "@jsonflow/core"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as contract from "./contract.ts"
+import * as Http from "./Http.ts"
 import * as Nodes from "./nodes.ts"
 import * as State from "./State.ts"
 
@@ -36,14 +41,45 @@ export const NflowJsConfig = Schema.Struct({
 })
 export type NflowJsConfig = typeof NflowJsConfig.Type
 
-/** Runs a sandbox script (`export default function (input)`) on a JSON input; resolves to its JSON result. */
+/**
+ * Host calls a step offers its script: the shape of `@jsonflow/sandbox`'s `HostCalls`, to pass on as
+ * `RunOptions.hostCalls`.
+ */
+export interface ScriptHostCalls {
+  readonly capabilities: Readonly<Record<string, (request: unknown) => Effect.Effect<unknown, unknown>>>
+  readonly maxCalls?: number
+  readonly maxBytes?: number
+}
+
+/**
+ * Runs a sandbox script (`export default function (input, ctx)`) on a JSON input; resolves to its JSON
+ * result. `context.hostCalls`, when given, must reach the sandbox (`RunOptions.hostCalls`): it is how the
+ * `http_*` helpers call the host.
+ *
+ * @example
+ * ```ts
+ * import { Http } from "@jsonflow/connectors/http"
+ * const runner: Nflow.JsNode.ScriptRunner<Sandbox> = {
+ *   run: (source, input, { nodeId, executionId, hostCalls }) =>
+ *     Sandbox.use((s) => Effect.map(s.run(source, input, { nodeId, executionId, ...(hostCalls ? { hostCalls } : {}) }), (r) => r.output)),
+ *   httpClient: Effect.serviceOption(Http.HttpClient)
+ * }
+ * ```
+ */
 export interface ScriptRunner<R = never> {
   readonly run: (
     source: string,
     input: unknown,
-    context: { readonly nodeId: string; readonly executionId: string }
+    context: { readonly nodeId: string; readonly executionId: string; readonly hostCalls?: ScriptHostCalls }
   ) => Effect.Effect<unknown, unknown, R>
+  /**
+   * The HTTP client behind the `http_*` helpers, looked up at every step (e.g.
+   * `Effect.serviceOption(Http.HttpClient)`): absent, or none in the context, and the helpers throw.
+   */
+  readonly httpClient?: Effect.Effect<Option.Option<Http.HttpClientLike>, never, R>
 }
+
+const noClient: Effect.Effect<Option.Option<Http.HttpClientLike>> = Effect.succeed(Option.none())
 
 const outputs = { output_1: State.State }
 
@@ -94,23 +130,28 @@ export const make = <R>(runner: ScriptRunner<R>) =>
     dynamicPorts: (config) => config.ports,
     run: (input, config, context) => {
       const source = contract.scriptSource(config.code)
+      const where = { nodeId: context.nodeId, executionId: context.executionId }
       return State.step(input, context, config.ports, config.id, (payload, request) =>
-        Effect.map(
-          runner.run(
-            source,
-            contract.scriptInput({
-              payload,
-              request,
-              box: config.id,
-              prev: input.prev,
-              data: config.data,
-              outputs: config.outputs,
-              flowName: config.flowName,
-              executionId: context.executionId
-            }),
-            { nodeId: context.nodeId, executionId: context.executionId }
-          ),
-          (result) => renderRequests(contract.readResult(result))
+        Effect.flatMap(runner.httpClient ?? noClient, (client) =>
+          runner
+            .run(
+              source,
+              contract.scriptInput({
+                payload,
+                request,
+                box: config.id,
+                prev: input.prev,
+                data: config.data,
+                outputs: config.outputs,
+                flowName: config.flowName,
+                executionId: context.executionId
+              }),
+              Option.isSome(client) ? { ...where, hostCalls: Http.hostCalls(client.value) } : where
+            )
+            .pipe(
+              Effect.mapError(contract.userPosition),
+              Effect.map((result) => renderRequests(contract.readResult(result)))
+            )
         )
       ) as Effect.Effect<ReadonlyArray<{ readonly port: "output_1"; readonly value: State.State }>, never, R>
     }

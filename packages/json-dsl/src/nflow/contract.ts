@@ -13,9 +13,11 @@
  * declaring are declared by the wrapper, so they also work where the sandbox runs strict code.
  * `template(tpl, data)` and `mustache(tpl, data)` return a render request that `c.HTML`/`c.String` accept;
  * the host renders it after the script with the same renderers as the template boxes (using the result as
- * a string inside the script throws a clear error). Host helpers that need the network, mail, sessions or a
- * database (`http_get`, `send_mail`, `get_session`, ...) throw a clear error: they are not part of this
- * compatibility layer (yet).
+ * a string inside the script throws a clear error). The `http_*` helpers call the host through the
+ * sandbox's host-call channel (`ctx.host`, capability `http`, see `nflow/Http.ts`) when the runner gives
+ * the box an HTTP client, and throw a clear error otherwise. Other host helpers (mail, sessions, a
+ * database: `send_mail`, `get_session`, ...) throw a clear error: they are not part of this compatibility
+ * layer (yet).
  *
  * @module nflow/contract
  */
@@ -30,8 +32,8 @@ export interface ScriptResult {
   readonly headers: Readonly<Record<string, string>>
 }
 
-/** Helpers nflow-runtime offers that need services this layer does not give scripts. */
-export const UNAVAILABLE_HELPERS = [
+/** nflow-runtime's HTTP helpers, served by the host's HTTP client when the runner provides one. */
+export const HTTP_HELPERS = [
   "http_get",
   "http_post",
   "http_put",
@@ -41,7 +43,11 @@ export const UNAVAILABLE_HELPERS = [
   "http_post_with_header",
   "http_put_with_header",
   "http_patch_with_header",
-  "http_delete_with_header",
+  "http_delete_with_header"
+] as const
+
+/** Helpers nflow-runtime offers that need services this layer does not give scripts. */
+export const UNAVAILABLE_HELPERS = [
   "send_mail",
   "send_mail_async",
   "mail_config",
@@ -111,6 +117,7 @@ const GLOBALS = new Set([
   "mustache",
   "console",
   "main",
+  ...HTTP_HELPERS,
   ...UNAVAILABLE_HELPERS
 ])
 
@@ -175,8 +182,66 @@ const PRELUDE = [
   "var new_map = function () { return {}; }, clean_json = function (v) { return JSON.parse(JSON.stringify(v)); };",
   "var uuid = function () { return __input.uuid; };",
   "var console = (typeof globalThis.console === 'object' && globalThis.console) ? globalThis.console : { log: function () {}, error: function () {}, warn: function () {}, info: function () {} };",
+  // http_*: through the host's `http` capability when the call offers it (the same error as the others otherwise).
+  "var __http = function (helper, method, url, body, header) { var host = __ctx && __ctx.host; if (!host || host.names.indexOf('http') < 0) throw new Error(helper + '() is not available in JSON-Flow\\'s nFlow compatibility layer'); return host.call('http', { method: method, url: String(url), body: body, header: header }); };",
+  "var http_get = function (url) { return __http('http_get', 'GET', url); }, http_delete = function (url) { return __http('http_delete', 'DELETE', url); };",
+  "var http_post = function (url, body) { return __http('http_post', 'POST', url, body); }, http_put = function (url, body) { return __http('http_put', 'PUT', url, body); }, http_patch = function (url, body) { return __http('http_patch', 'PATCH', url, body); };",
+  "var http_get_with_header = function (url, header) { return __http('http_get_with_header', 'GET', url, undefined, header); }, http_delete_with_header = function (url, header) { return __http('http_delete_with_header', 'DELETE', url, undefined, header); };",
+  "var http_post_with_header = function (url, body, header) { return __http('http_post_with_header', 'POST', url, body, header); }, http_put_with_header = function (url, body, header) { return __http('http_put_with_header', 'PUT', url, body, header); }, http_patch_with_header = function (url, body, header) { return __http('http_patch_with_header', 'PATCH', url, body, header); };",
   `${UNAVAILABLE_HELPERS.map((name) => `var ${name} = function () { throw new Error('${name}() is not available in JSON-Flow\\'s nFlow compatibility layer'); };`).join(" ")}`
 ].join(" ")
+
+/** Lines the wrapper puts before the user's code (the prelude is one line). */
+export const WRAPPER_LINES = 1
+
+const shiftFrames = (stack: string) =>
+  stack.replace(/script:(\d+):(\d+)/g, (_, line: string, column: string) =>
+    Number(line) > WRAPPER_LINES ? `script:${Number(line) - WRAPPER_LINES}:${column}` : `script:${line}:${column}`
+  )
+
+/** The first frame of a stack in the user's code (past the prelude line), in the wrapper's lines. */
+const firstUserFrame = (stack: string): { readonly line: number; readonly column: number } | undefined => {
+  for (const frame of stack.matchAll(/script:(\d+):(\d+)/g)) {
+    const line = Number(frame[1])
+    if (line > WRAPPER_LINES) return { line, column: Number(frame[2]) }
+  }
+  return undefined
+}
+
+/**
+ * A sandbox error of the wrapper script with the user's positions: `ScriptError`/`ScriptCompileError`
+ * positions count the wrapper's prelude line, so the same error (same class) is returned with `line` and
+ * the stack frames moved up by {@link WRAPPER_LINES}. An error thrown inside the prelude (a helper such as
+ * `send_mail()` refusing) points at the user's line that called it. Anything else is returned as it is.
+ *
+ * @example
+ * ```ts
+ * Effect.mapError(runner.run(scriptSource(code), input, where), userPosition) // ScriptError line 3 -> 2
+ * ```
+ */
+export const userPosition = (error: unknown): unknown => {
+  if (typeof error !== "object" || error === null) return error
+  const { _tag, line, column, stack } = error as {
+    readonly _tag?: unknown
+    readonly line?: unknown
+    readonly column?: unknown
+    readonly stack?: unknown
+  }
+  if ((_tag !== "ScriptError" && _tag !== "ScriptCompileError") || typeof line !== "number") return error
+  const at =
+    line > WRAPPER_LINES
+      ? { line, column }
+      : _tag === "ScriptError" && typeof stack === "string"
+        ? firstUserFrame(stack)
+        : undefined
+  if (at === undefined) return error
+  const moved = Object.assign(Object.create(Object.getPrototypeOf(error) as object) as object, error, {
+    line: at.line - WRAPPER_LINES,
+    ...(typeof at.column === "number" ? { column: at.column } : {})
+  })
+  if (_tag === "ScriptError" && typeof stack === "string") Object.assign(moved, { stack: shiftFrames(stack) })
+  return moved
+}
 
 /**
  * The sandbox script for an nFlow box's code.
@@ -184,7 +249,7 @@ const PRELUDE = [
  * @example
  * ```ts
  * const source = scriptSource("function main(){ payload.n = 1; next = 'output_2' }")
- * // export default function (__input) { ...prelude...
+ * // export default function (__input, __ctx) { ...prelude...
  * // function main(){ payload.n = 1; next = 'output_2' }
  * // ...main(); return { payload, next, replies, headers } }
  * ```
@@ -192,7 +257,7 @@ const PRELUDE = [
 export const scriptSource = (code: string): string => {
   const implied = impliedGlobals(code)
   return [
-    `export default function (__input) { ${PRELUDE}${implied.length > 0 ? ` var ${implied.join(", ")};` : ""}`,
+    `export default function (__input, __ctx) { ${PRELUDE}${implied.length > 0 ? ` var ${implied.join(", ")};` : ""}`,
     code,
     ";main();",
     "return { payload: payload === undefined ? null : payload, next: String(next), replies: __replies, headers: __headers };",

@@ -6,12 +6,16 @@
  *
  * It defines four functions on the start compartment's global for the worker (never visible to scripts):
  * - `__register(id, code)`: evaluates a script's factory; returns "" or an error result.
- * - `__start(id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt)`: runs a call; returns a
- *   result, or "P" when the script returned a promise (the microtasks it starts are drained when this
+ * - `__start(id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt, hostNames)`: runs a call
+ *   (`hostNames`: JSON array of the capabilities it offers, or ""); returns a result, or "P" when the script returned a promise (the microtasks it starts are drained when this
  *   task ends), "M" when the script is not registered.
  * - `__finish()`: the result of the pending call once its promise settled (or never will).
  * - `__last()`: the result the last `__start`/`__finish` returned (isolated-vm throws instead of handing it
  *   back when the script left a promise rejected and unhandled).
+ *
+ * Host calls: the worker puts a reference to its host-call function on the global as `__host` before this
+ * runs; it is taken off at once and only `ctx.host.call` (given to calls that offer capabilities) uses it,
+ * with strings in and out. Scripts never see the reference itself.
  *
  * A result is one string: a kind ("o" ok, "e" error), the captured logs as JSON (or nothing), a newline,
  * then the output as JSON text or the error as a JSON object. Nothing but that string leaves the isolate:
@@ -32,6 +36,10 @@
   const PromiseResolve = Promise.resolve.bind(Promise)
   const promiseThen = Promise.prototype.then
   const call = Function.prototype.call.bind(Function.prototype.call)
+  // Taken off the global before any script exists: a Reference must never reach user code.
+  const hostRef = globalThis.__host
+  delete globalThis.__host
+  const applySyncPromise = hostRef === undefined ? undefined : hostRef.applySyncPromise
 
   /** UTF-8 length of a string (a surrogate pair counts 2 + 2). */
   const utf8Length = (text) => {
@@ -285,6 +293,30 @@
     return errorResult(result)
   }
 
+  // ----- host calls -----
+
+  /** `ctx.host` of a call that offers capabilities: `names`, and `call(name, request)` (sync, JSON data). */
+  const makeHost = (namesJson) => {
+    const names = harden(parse(namesJson))
+    const hostCall = (name, request) => {
+      if (typeof name !== "string" || !names.includes(name)) {
+        throw new TypeError(`this call offers no host capability ${brief(name)}`)
+      }
+      if (applySyncPromise === undefined) throw new Error("host calls are not available in this sandbox")
+      let json
+      try {
+        json = stringify(request)
+      } catch (error) {
+        throw new TypeError(`the request of host call "${name}" is not JSON data: ${brief(error)}`)
+      }
+      // Blocks this isolate (not the sandbox process) until the host answers or the call's time is up.
+      const answer = call(applySyncPromise, hostRef, undefined, [name, json === undefined ? "null" : json])
+      if (typeof answer === "string" && answer.charCodeAt(0) === 111 /* o */) return parse(answer.slice(1))
+      throw new Error(typeof answer === "string" ? answer.slice(1) : `host call "${name}" failed`)
+    }
+    return harden({ names, call: hostCall })
+  }
+
   // ----- scripts and calls -----
 
   const endowments = { Date, Math, console, Float32Array, Float64Array }
@@ -321,9 +353,9 @@
   }
 
   // `last` is cleared first: a result of an earlier call (another tenant's) must never be taken for this one's.
-  globalThis.__start = (id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt) => {
+  globalThis.__start = (id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt, hostNames) => {
     last = ""
-    last = start(id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt)
+    last = start(id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt, hostNames)
     return last
   }
 
@@ -339,7 +371,7 @@
     return result
   }
 
-  const start = (id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt) => {
+  const start = (id, payload, nodeId, executionId, maxOutputBytes, maxLogBytes, attempt, hostNames) => {
     const factory = factories.get(id)
     if (factory === undefined) return "M"
     log = { lines: [], bytes: 0, max: maxLogBytes, dropped: 0 }
@@ -349,7 +381,9 @@
       const data = parse(payload)
       const transform = factory()
       if (typeof transform !== "function") throw new TypeError("the default export of the script is not a function")
-      value = transform(data.i, { executionId, nodeId, attempt, variables: data.v, console })
+      const ctx = { executionId, nodeId, attempt, variables: data.v, console }
+      if (typeof hostNames === "string" && hostNames !== "") ctx.host = makeHost(hostNames)
+      value = transform(data.i, ctx)
     } catch (error) {
       return thrown(error)
     }

@@ -10,6 +10,11 @@
  * `isolate-runtime.js`); id 0 carries control messages (`0 ready`, `0 retire <reason>`, and `0 recycled`
  * when an isolate that served calls was replaced).
  *
+ * Host calls (only for a call whose header lists capabilities in `h`): the worker sends
+ * `h <id> <capability>\n<request JSON>` while call `<id>` runs, and waits for the host's answer
+ * `h <id>\n<answer>`, where `<answer>` is `o<response JSON>` or `e<message>`. At most one is pending per
+ * process (the isolate waits for it).
+ *
  * @module protocol
  */
 
@@ -29,6 +34,8 @@ export interface RunHeader {
   readonly memoryMb: number
   readonly maxOutputBytes: number
   readonly maxLogBytes: number
+  /** Host capabilities the call may use (absent: none; the call then runs on the fast synchronous path). */
+  readonly h?: ReadonlyArray<string>
 }
 
 const PREFIX = 4

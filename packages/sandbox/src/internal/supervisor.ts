@@ -20,6 +20,15 @@ import { fileURLToPath } from "node:url"
 import { encodeFrame, FrameReader, type RunHeader } from "./protocol.ts"
 import type { WorkerOptions } from "./worker.ts"
 
+/**
+ * The host calls one call may make (see `hostChannel.ts`): the capabilities it offers, and how a request is
+ * served. `reply` gets `o<response JSON>` or `e<message>`, once; after the call is over it is ignored.
+ */
+export interface HostChannel {
+  readonly names: ReadonlyArray<string>
+  readonly call: (name: string, request: string, reply: (answer: string) => void) => void
+}
+
 /** One call, as the supervisor sees it. */
 export interface Call {
   readonly scriptId: string
@@ -33,6 +42,8 @@ export interface Call {
   readonly maxLogBytes: number
   /** `{"v":<variables>,"i":<input>}` */
   readonly payload: string
+  /** Host calls the call may make (absent: none). */
+  readonly host?: HostChannel
   /** Receives the result string, exactly once. */
   readonly done: (result: string) => void
   /** Set when the caller stopped waiting; the result is dropped. */
@@ -362,6 +373,7 @@ export class Supervisor {
   }
 
   private onFrame(proc: SandboxProcess, text: string) {
+    if (text.charCodeAt(0) === 104 /* h */) return this.onHostCall(proc, text)
     const space = text.indexOf(" ")
     const id = Number(text.slice(0, space))
     const body = text.slice(space + 1)
@@ -379,6 +391,23 @@ export class Supervisor {
     }
     this.armDeadline(proc)
     this.pump()
+  }
+
+  /** `h <id> <capability>\n<request>`: a host call of the running call, answered as `h <id>\n<answer>`. */
+  private onHostCall(proc: SandboxProcess, text: string) {
+    const newline = text.indexOf("\n")
+    const head = text.slice(2, newline < 0 ? text.length : newline)
+    const space = head.indexOf(" ")
+    const id = Number(head.slice(0, space))
+    const running = proc.inflight[0]
+    const host = running?.call.host
+    if (newline < 0 || space < 0 || running === undefined || running.id !== id || host === undefined) {
+      return proc.kill(`it made a host call for call ${id}, which is not running or offers none`)
+    }
+    host.call(head.slice(space + 1), text.slice(newline + 1), (answer) => {
+      if (proc.state === "dying" || proc.state === "dead" || proc.inflight[0] !== running) return
+      proc.socket.write(encodeFrame(["h ", String(id), "\n", answer]))
+    })
   }
 
   private onControl(proc: SandboxProcess, body: string) {
@@ -506,7 +535,8 @@ export class Supervisor {
       timeoutMs: call.timeoutMs,
       memoryMb: call.memoryMb,
       maxOutputBytes: call.maxOutputBytes,
-      maxLogBytes: call.maxLogBytes
+      maxLogBytes: call.maxLogBytes,
+      ...(call.host === undefined ? {} : { h: call.host.names })
     }
     proc.inflight.push({ id, call })
     if (proc.inflight.length === 1) this.armDeadline(proc)

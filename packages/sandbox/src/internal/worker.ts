@@ -6,6 +6,10 @@
  * fatal V8 out-of-memory abort) stalls or kills this process only; the supervisor sees the missed deadline
  * or the exit and restarts it.
  *
+ * A call that offers host capabilities (`h` in its header) runs on the isolate's own thread instead
+ * (`apply`), so that its script can wait for a host call (`applySyncPromise` on {@link hostCall}) while this
+ * process's event loop carries the request to the host and the answer back. Calls still run one at a time.
+ *
  * Isolates are kept per memory limit: the active one, plus a spare prepared in the background (SES
  * lockdown costs tens of ms) that takes over when the active one is retired — after a timeout, an
  * out-of-memory disposal, or `recycleAfterCalls` calls.
@@ -69,7 +73,8 @@ interface Slot {
       executionId: string,
       maxOutputBytes: number,
       maxLogBytes: number,
-      attempt: number
+      attempt: number,
+      hostNames: string
     ) => string
   >
   readonly finish: Entry<() => string>
@@ -91,6 +96,57 @@ const makeSlot = (isolate: ivm.Isolate, context: ivm.Context, memoryMb: number):
   retired: false
 })
 
+/** The call now running with host capabilities, and its pending host call. */
+interface HostedCall {
+  readonly id: number
+  /** performance.now() time at which the call's time is up. */
+  readonly deadlineAt: number
+  /** Resolves the pending host call (the host's answer, or a failure at the deadline). */
+  answer: ((answer: string) => void) | undefined
+  /** The deadline passed while the script waited for a host call. */
+  outOfTime: boolean
+}
+
+let hosted: HostedCall | undefined
+
+/**
+ * What `ctx.host.call` reaches (through `applySyncPromise`): sends the request to the host and resolves with
+ * its answer — or with a failure when the call's time is up, so a host call that never answers cannot hold
+ * the isolate past its deadline.
+ */
+const hostCall = (name: unknown, request: unknown): Promise<string> => {
+  const call = hosted
+  if (
+    call === undefined ||
+    typeof name !== "string" ||
+    name.includes("\n") ||
+    typeof request !== "string" ||
+    call.answer !== undefined
+  ) {
+    return Promise.resolve("eno host call can be made now")
+  }
+  const left = call.deadlineAt - performance.now()
+  if (left <= 0) {
+    call.outOfTime = true
+    return Promise.resolve("ethe call ran out of time")
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      call.outOfTime = true
+      settle("ethe call ran out of time waiting for a host call")
+    }, left)
+    const settle = (answer: string) => {
+      clearTimeout(timer)
+      call.answer = undefined
+      resolve(answer)
+    }
+    call.answer = settle
+    socket.write(encodeFrame([`h ${call.id} ${name}\n`, request]))
+  })
+}
+
+const hostReference = new ivm.Reference(hostCall)
+
 const buildSync = (memoryMb: number): Slot => {
   const isolate = new ivm.Isolate({ memoryLimit: memoryMb })
   try {
@@ -98,6 +154,7 @@ const buildSync = (memoryMb: number): Slot => {
     context.evalSync(PRELUDE)
     context.evalSync(SES_SOURCE)
     context.evalSync(LOCKDOWN)
+    context.global.setSync("__host", hostReference)
     context.evalSync(RUNTIME_SOURCE)
     return makeSlot(isolate, context, memoryMb)
   } catch (error) {
@@ -114,6 +171,7 @@ const buildAsync = async (memoryMb: number): Promise<Slot | undefined> => {
     await context.eval(PRELUDE)
     await context.eval(SES_SOURCE)
     await context.eval(LOCKDOWN)
+    await context.global.set("__host", hostReference)
     await context.eval(RUNTIME_SOURCE)
     return makeSlot(isolate, context, memoryMb)
   } catch {
@@ -224,7 +282,8 @@ class Runner {
     this.pool.acquire(this.options.defaultMemoryMb)
   }
 
-  run(header: RunHeader, payload: string): string {
+  /** Runs one call: synchronously, or (a call with host capabilities) on the isolate's thread. */
+  run(header: RunHeader, payload: string): string | Promise<string> {
     if (header.c !== undefined) {
       if (this.codes.size >= CODE_CACHE_SIZE) this.codes.delete(this.codes.keys().next().value!)
       this.codes.set(header.s, header.c)
@@ -235,16 +294,12 @@ class Runner {
     } catch (error) {
       return errorResult({ _tag: "SandboxCrashed", reason: `no isolate could be prepared: ${String(error)}` })
     }
+    if (header.h !== undefined && header.h.length > 0) return this.runHosted(slot, header, payload, header.h)
     let failed = false
     const began = performance.now()
     try {
-      if (!slot.scripts.has(header.s)) {
-        const code = this.codes.get(header.s)
-        if (code === undefined) return "M"
-        const registered = slot.register.applySync(undefined, [header.s, code], { timeout: header.timeoutMs })
-        if (registered !== "") return registered
-        slot.scripts.add(header.s)
-      }
+      const registered = this.register(slot, header)
+      if (registered !== "") return registered
       // Registering the script (its first call in this isolate) counts against the call's time limit.
       const budget = Math.max(1, Math.floor(header.timeoutMs - (performance.now() - began)))
       let result = slot.start.applySync(
@@ -256,7 +311,8 @@ class Runner {
           header.executionId,
           header.maxOutputBytes,
           header.maxLogBytes,
-          header.attempt
+          header.attempt,
+          ""
         ],
         { timeout: budget }
       )
@@ -272,9 +328,83 @@ class Runner {
       failed = true
       return this.failure(slot, error, began, header.timeoutMs)
     } finally {
-      slot.calls++
-      if (slot.calls >= this.options.recycleAfterCalls) this.pool.retire(slot)
-      this.checkMemory(failed)
+      this.after(slot, failed)
+    }
+  }
+
+  /** Registers the call's script in the isolate if it is not yet: "" when done, else the call's result. */
+  private register(slot: Slot, header: RunHeader): string {
+    if (slot.scripts.has(header.s)) return ""
+    const code = this.codes.get(header.s)
+    if (code === undefined) return "M"
+    const registered = slot.register.applySync(undefined, [header.s, code], { timeout: header.timeoutMs })
+    if (registered === "") slot.scripts.add(header.s)
+    return registered
+  }
+
+  private after(slot: Slot, failed: boolean) {
+    slot.calls++
+    if (slot.calls >= this.options.recycleAfterCalls) this.pool.retire(slot)
+    this.checkMemory(failed)
+  }
+
+  /**
+   * A call with host capabilities: the same steps as {@link run}, with `apply` instead of `applySync` so
+   * that the isolate may wait on host calls. Time spent waiting counts against the call's time limit; when
+   * it runs out there, the call is a `ScriptTimeout` whatever the script did next.
+   */
+  private async runHosted(
+    slot: Slot,
+    header: RunHeader,
+    payload: string,
+    names: ReadonlyArray<string>
+  ): Promise<string> {
+    const began = performance.now()
+    const call: HostedCall = {
+      id: header.id,
+      deadlineAt: began + header.timeoutMs,
+      answer: undefined,
+      outOfTime: false
+    }
+    hosted = call
+    let failed = false
+    const timedOut = () => {
+      this.pool.retire(slot)
+      return errorResult({ _tag: "ScriptTimeout", reason: "cpu" })
+    }
+    try {
+      const registered = this.register(slot, header)
+      if (registered !== "") return registered
+      const budget = Math.max(1, Math.floor(header.timeoutMs - (performance.now() - began)))
+      let result = await slot.start.apply(
+        undefined,
+        [
+          header.s,
+          payload,
+          header.nodeId,
+          header.executionId,
+          header.maxOutputBytes,
+          header.maxLogBytes,
+          header.attempt,
+          JSON.stringify(names)
+        ],
+        { timeout: budget }
+      )
+      if (result === "P" && !call.outOfTime) {
+        const left = Math.max(1, Math.floor(header.timeoutMs - (performance.now() - began)))
+        result = await slot.finish.apply(undefined, [], { timeout: left })
+      }
+      if (call.outOfTime) result = timedOut()
+      if (result.startsWith("e")) failed = true
+      return result
+    } catch (error) {
+      failed = true
+      if (call.outOfTime && !slot.isolate.isDisposed) return timedOut()
+      return this.failure(slot, error, began, header.timeoutMs)
+    } finally {
+      hosted = undefined
+      call.answer?.("ethe call is over")
+      this.after(slot, failed)
     }
   }
 
@@ -357,10 +487,38 @@ const main = () => {
   // The host went away: nothing left to serve.
   socket.on("close", () => process.exit(0))
   socket.on("error", () => process.exit(0))
+  // Calls run one at a time: while one waits on a host call, the next ones wait here.
+  const queue: Array<string> = []
+  let busy = false
+  const drain = () => {
+    while (!busy && queue.length > 0) {
+      const text = queue.shift()!
+      const newline = text.indexOf("\n")
+      const header = JSON.parse(text.slice(0, newline)) as RunHeader
+      const result = runner.run(header, text.slice(newline + 1))
+      if (typeof result === "string") {
+        send(`${header.id} ${result}`)
+        continue
+      }
+      busy = true
+      void result
+        .catch((error: unknown) => errorResult({ _tag: "SandboxCrashed", reason: `the call failed: ${String(error)}` }))
+        .then((text) => {
+          send(`${header.id} ${text}`)
+          busy = false
+          drain()
+        })
+    }
+  }
   const reader = new FrameReader((text) => {
-    const newline = text.indexOf("\n")
-    const header = JSON.parse(text.slice(0, newline)) as RunHeader
-    send(`${header.id} ${runner.run(header, text.slice(newline + 1))}`)
+    if (text.charCodeAt(0) === 104 /* h */) {
+      // `h <id>\n<answer>`: the host's answer to the pending host call.
+      const newline = text.indexOf("\n")
+      if (hosted !== undefined && hosted.id === Number(text.slice(2, newline))) hosted.answer?.(text.slice(newline + 1))
+      return
+    }
+    queue.push(text)
+    drain()
   })
   socket.on("data", (chunk: Buffer) => reader.push(chunk))
   runner.warm()
