@@ -1,7 +1,9 @@
 // Writes schema/config.schema.json and the configuration table of README.md (between the
 // `config-reference` markers) from the Config Schema. Run after changing src/Config.ts:
 //   npm run generate:schema -w @jsonflow/runner
+import { execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { Config } from "../src/index.ts"
 
 const schema = Config.jsonSchema() as { $defs: Record<string, Node> }
@@ -69,3 +71,11 @@ const updated = text.replace(
   `<!-- config-reference:start -->\n${table}\n<!-- config-reference:end -->`
 )
 writeFileSync(readme, updated)
+// The table is written plain; Biome pads it the way `npm run lint` expects.
+execFileSync(
+  fileURLToPath(new URL("../../../node_modules/.bin/biome", import.meta.url)),
+  ["format", "--write", fileURLToPath(readme)],
+  {
+    stdio: "ignore"
+  }
+)
