@@ -71,10 +71,10 @@ const updated = text.replace(
   `<!-- config-reference:start -->\n${table}\n<!-- config-reference:end -->`
 )
 writeFileSync(readme, updated)
-// The table is written plain; Biome pads it the way `npm run lint` expects.
+// Written plain; Biome formats both files the way `npm run lint` expects.
 execFileSync(
   fileURLToPath(new URL("../../../node_modules/.bin/biome", import.meta.url)),
-  ["format", "--write", fileURLToPath(readme)],
+  ["format", "--write", fileURLToPath(readme), fileURLToPath(new URL("../schema/config.schema.json", import.meta.url))],
   {
     stdio: "ignore"
   }
