@@ -45,6 +45,7 @@ const guide = [
       { text: "Audit", link: "/guides/audit" },
       { text: "Replay", link: "/guides/replay" },
       { text: "The runner", link: "/guides/runner" },
+      { text: "Idempotent triggers", link: "/guides/idempotency" },
       { text: "Migrating from nFlow", link: "/guides/nflow" },
       { text: "Writing a connector", link: "/guides/writing-a-connector" }
     ]
