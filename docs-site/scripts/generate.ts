@@ -18,7 +18,7 @@
  */
 import { execFile } from "node:child_process"
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { dirname, relative, resolve } from "node:path"
+import { basename, dirname, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { Worker } from "node:worker_threads"
@@ -26,7 +26,7 @@ import { Builtins, type Ir, type Node, Registry } from "@jsonflow/core"
 import { type Module, pageOf, renderModule } from "./lib/api.ts"
 import { type Entry, nodeAnchor, renderEntry } from "./lib/catalog.ts"
 import { defAnchor, defsOf, type JsonSchema, rowsOf, table } from "./lib/jsonSchema.ts"
-import { cell, code, escapeMarkdown, fence, frontMatter, generatedNote } from "./lib/markdown.ts"
+import { cell, code, escapeMarkdown, fence, frontMatter, generatedNote, slug } from "./lib/markdown.ts"
 import { toMermaid as fallbackMermaid } from "./lib/mermaid.ts"
 import { definitionsIn, pick, subpathsOf, tryImport } from "./lib/probe.ts"
 import { type PageMap, readmeFragment } from "./lib/readme.ts"
@@ -77,15 +77,31 @@ const PACKAGES: ReadonlyArray<PackageSpec> = [
 ]
 const present = PACKAGES.filter((p) => existsSync(resolve(repo, "packages", p.dir, "package.json")))
 
-/** Where links in READMEs lead: package READMEs to their guide, the quickstart to Getting started. */
+/** The folders of `examples/`: each gets a section of /guide/examples (see "examples" below). */
+const exampleRoot = resolve(repo, "examples")
+const exampleDirs: ReadonlyArray<string> = existsSync(exampleRoot)
+  ? readdirSync(exampleRoot, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith(".") && e.name !== "node_modules")
+      .map((e) => e.name)
+  : []
+
+/**
+ * Where links in READMEs lead: package READMEs to their guide, the quickstart to Getting started, other
+ * example folders to their section of /guide/examples.
+ */
 const pages: PageMap = new Map<string, string>([
+  ...exampleDirs.flatMap(
+    (dir): ReadonlyArray<[string, string]> => [
+      [`examples/${dir}`, `/guide/examples#${slug(dir)}`],
+      [`examples/${dir}/README.md`, `/guide/examples#${slug(dir)}`]
+    ]
+  ),
   ["README.md", "/"],
   ["examples/quickstart", "/guide/getting-started"],
   ["examples/quickstart/main.ts", "/guide/getting-started"],
   ["examples/quickstart/README.md", "/guide/getting-started"],
   ["examples/custom-connector", "/guides/writing-a-connector"],
   ["examples/custom-connector/README.md", "/guides/writing-a-connector"],
-  ["examples/flows", "/guide/examples"],
   ["packages/connectors/docs/custom-connector.md", "/guides/writing-a-connector"],
   ...PACKAGES.flatMap(
     (p): ReadonlyArray<[string, string]> => [
@@ -419,6 +435,129 @@ if (typeof importExport === "function" && existsSync(nflowFixture)) {
     console.warn(`  skip the nFlow diagram: ${error instanceof Error ? error.message : String(error)}`)
   }
 }
+
+// --- examples: one section per folder of examples/, each flow it holds drawn ---------------------------------
+
+/** Guide pages an example belongs with (a folder missing here simply gets no guide link). */
+const EXAMPLE_GUIDES: Readonly<Record<string, { readonly text: string; readonly link: string }>> = {
+  quickstart: { text: "Getting started", link: "/guide/getting-started" },
+  flows: { text: "The runner", link: "/guides/runner" },
+  "reference-use-case": { text: "Connectors", link: "/guides/connectors/" },
+  embedding: { text: "Embedding in a service", link: "/guides/embedding" },
+  "nflow-export": { text: "Migrating from nFlow", link: "/guides/nflow" },
+  "soap-to-rest": { text: "SOAP connector", link: "/guides/connectors/soap" },
+  "grpc-to-postgres": { text: "gRPC connector", link: "/guides/connectors/grpc" },
+  "queue-replicas": { text: "The runner", link: "/guides/runner" },
+  "custom-connector": { text: "Writing a connector", link: "/guides/writing-a-connector" }
+}
+const EXAMPLE_ORDER = Object.keys(EXAMPLE_GUIDES)
+
+const filesUnder = (dir: string): ReadonlyArray<string> =>
+  readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.name !== "node_modules" && !e.name.startsWith("."))
+    .toSorted((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => (e.isDirectory() ? filesUnder(resolve(dir, e.name)) : [resolve(dir, e.name)]))
+
+// Modules that build flows; entry points (which start servers) and tests are not imported.
+const isFlowModule = (file: string) =>
+  /\.(ts|js|mjs)$/.test(file) &&
+  !/^main\.|\.(test|typetest|d)\.(ts|js|mjs)$/.test(basename(file)) &&
+  readFileSync(file, "utf8").includes(".build()")
+const isDataFile = (file: string) => file.endsWith(".json") && !/^(package|tsconfig.*)\.json$/.test(basename(file))
+
+/** The flows of one example folder: built flows its modules export, canonical JSON flows, nFlow exports. */
+const exampleFlows = async (dir: string): Promise<ReadonlyArray<Diagram>> => {
+  const found: Array<Diagram> =
+    dir === "quickstart" ? diagrams.filter((d) => d.id === "invoice").map((d) => ({ ...d, title: d.flow.id })) : []
+  const add = (flow: Ir.Flow, source: string, id: string) => {
+    if (found.some((d) => d.flow.id === flow.id && d.flow.version === flow.version)) return
+    found.push({ id, title: flow.id, source, flow })
+  }
+  for (const file of filesUnder(resolve(repo, "examples", dir))) {
+    const rel = relative(repo, file)
+    if (isFlowModule(file)) {
+      const module = await quiet(() => tryImport(file))
+      for (const [name, value] of Object.entries(module ?? {})) {
+        const ir = pick(value, "ir")
+        if (isFlow(ir)) add(ir, `${rel} (export ${name})`, slug(`${rel}-${name}`))
+      }
+    } else if (isDataFile(file)) {
+      const text = readFileSync(file, "utf8")
+      let document: unknown
+      try {
+        document = JSON.parse(text)
+      } catch {
+        continue
+      }
+      if (isFlow(document)) add(document, rel, slug(rel))
+      else if (typeof document === "object" && document !== null && "drawflow" in document) {
+        if (typeof importExport !== "function") continue
+        try {
+          const imported = pick((importExport as (input: unknown) => unknown)(text), "flows")
+          for (const entry of Array.isArray(imported) ? imported : []) {
+            const flow = pick(entry, "flow")
+            if (isFlow(flow)) add(flow, `${rel} (nFlow export, imported)`, slug(`${rel}-${flow.id}`))
+          }
+        } catch (error) {
+          console.warn(`  skip the nFlow export ${rel}: ${error instanceof Error ? error.message : String(error)}`)
+        }
+      }
+    }
+  }
+  return found
+}
+
+// A README's headings inside a collapsed block stay out of the page outline.
+const demoteHeadings = (markdown: string) => {
+  let inFence = false
+  return markdown
+    .split("\n")
+    .map((line) => {
+      if (/^\s*(```|~~~)/.test(line)) inFence = !inFence
+      return !inFence && /^#{1,4} /.test(line) ? `##${line}` : line
+    })
+    .join("\n")
+}
+const firstParagraph = (markdown: string) =>
+  markdown
+    .split(/\n\s*\n/)
+    .map((block) => block.trim())
+    .find((block) => block !== "" && !/^(#|```|~~~|\||[-*] |:::|<)/.test(block)) ?? ""
+
+const exampleSections: Array<string> = []
+const orderOf = (dir: string) => (EXAMPLE_ORDER.includes(dir) ? EXAMPLE_ORDER.indexOf(dir) : EXAMPLE_ORDER.length)
+for (const dir of exampleDirs.toSorted((a, b) => orderOf(a) - orderOf(b) || a.localeCompare(b))) {
+  const readmeFile = resolve(repo, "examples", dir, "README.md")
+  const readme = readmeFragment(readmeFile, repo, pages)
+  const heading = existsSync(readmeFile) ? /^# (.+)$/m.exec(readFileSync(readmeFile, "utf8"))?.[1] : undefined
+  const title =
+    heading?.replace(/^Example:\s*/i, "").replace(/^[a-z]+\b/, (w) => w[0]!.toUpperCase() + w.slice(1)) ??
+    (dir === "quickstart" ? "Quickstart" : dir === "flows" ? "The flows `npm start` serves" : dir)
+  const flows = await exampleFlows(dir)
+  for (const d of flows) if (!diagrams.some((known) => known.id === d.id)) diagrams.push(d)
+  const guide = EXAMPLE_GUIDES[dir]
+  const hasMain = existsSync(resolve(repo, "examples", dir, "main.ts"))
+  const facts = [
+    `Folder: ${code(`examples/${dir}/`)}`,
+    ...(hasMain ? [`run: ${code(`node examples/${dir}/main.ts`)}`] : []),
+    ...(guide === undefined ? [] : [`guide: [${guide.text}](${guide.link})`])
+  ]
+  exampleSections.push(
+    [
+      `## ${escapeMarkdown(title)} {#${slug(dir)}}`,
+      ...(readme === undefined ? [] : [firstParagraph(readme)]),
+      `${facts.join(" · ")}.`,
+      ...(flows.length === 0
+        ? ["_No flow of this example can be drawn at build time: its flows are built inside its entry point._"]
+        : flows.map((d) => `### ${code(d.title)}\n\n<!--@include: ../diagrams/${d.id}.md-->`)),
+      ...(readme === undefined
+        ? []
+        : [`::: details README (examples/${dir}/README.md)\n\n${demoteHeadings(readme)}\n\n:::`])
+    ].join("\n\n")
+  )
+}
+fragment("examples/list", exampleSections.join("\n\n") || "_No examples found at this build._")
+log(`examples: ${exampleDirs.length} folders`)
 
 for (const d of diagrams) {
   fragment(
