@@ -98,6 +98,10 @@ export type CredentialField = typeof CredentialField.Type
 
 /** The configuration document (file or env), every key optional. */
 export const RunnerConfig = Schema.Struct({
+  $schema: Schema.optionalKey(Schema.String).annotate({
+    description:
+      "The JSON Schema of this file, for editors (e.g. node_modules/@jsonflow/runner/schema/config.schema.json); ignored."
+  }),
   server: Schema.optionalKey(
     Schema.Struct({
       host: Schema.optionalKey(Schema.String).annotate({ description: "Interface to bind (default 0.0.0.0)." }),
@@ -532,7 +536,9 @@ const envKeys = (): ReadonlyArray<EnvKey> => {
     if (types.includes("object")) return // records (limits.flows) are file-only
     keys.push({ path, env: `JSONFLOW_${path.map(snake).join("_")}`, kind })
   }
-  for (const [key, child] of Object.entries(deref(document).properties ?? {})) walk(child, [key])
+  for (const [key, child] of Object.entries(deref(document).properties ?? {})) {
+    if (key !== "$schema") walk(child, [key]) // for editors only: no variable sets it
+  }
   return keys
 }
 

@@ -8,7 +8,11 @@ import { bin, repoRoot, tempDir } from "./support.ts"
 describe("configuration", () => {
   it("applies defaults, then the file, then the values, then JSONFLOW_* env (PORT and FLOW_ID too)", () => {
     const files = tempDir({
-      "runner.json": { server: { port: 7000, bodyLimitBytes: 10 }, limits: { maxConcurrent: 5 } }
+      "runner.json": {
+        $schema: "../node_modules/@jsonflow/runner/schema/config.schema.json",
+        server: { port: 7000, bodyLimitBytes: 10 },
+        limits: { maxConcurrent: 5 }
+      }
     })
     try {
       const { config } = Config.load({

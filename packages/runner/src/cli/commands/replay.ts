@@ -32,7 +32,7 @@ Options:
   --flow <path>      the current flow: a canonical flow file, an nFlow export, an IR JSON file, a .ts/.js
                      module exporting built flows, or a directory of them (what jsonflow serve was given);
                      needed for flows built in TypeScript, whose node types live in their module
-  --allow-masked     replay although recorded values were masked by redaction: the masks ("***") are
+  --allow-masked     replay although recorded values were masked by redaction: the masks ("[REDACTED]") are
                      passed to the nodes as they are, so the result can differ from the original run
   --config <file>    runner configuration: the node types, services and audit store (JSONFLOW_* override it)
   --audit <url|dir>  audit store: postgres://... or an embedded store directory (wins over --config)
