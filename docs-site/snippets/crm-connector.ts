@@ -13,7 +13,12 @@ export class CrmError extends Schema.TaggedError<CrmError>()("CrmError", {
   status: Schema.Number,
   reason: Schema.String,
   retryable: Schema.Boolean
-}) {}
+}) {
+  // What NodeFailed and the audit show for this error.
+  override get message() {
+    return `CRM answered ${this.status}: ${this.reason}`
+  }
+}
 
 export interface CrmShape {
   readonly upsert: (contact: Contact) => Effect.Effect<{ readonly id: string; readonly created: boolean }, CrmError>
