@@ -49,7 +49,7 @@ describe("test kit", () => {
       const { layer, recorder } = FlowEvents.layerMemory({ snapshots: "full" })
       const live = yield* Effect.provide(Testing.run(flow, undefined), [tableLayer, layer])
       const fixture = Testing.recordFixture(flow.ir, live.trace.events, { types: ["test.sql.query", "test.http.post"] })
-      assert.deepStrictEqual(Object.keys(fixture.nodes), ["query", "send"])
+      assert.deepStrictEqual(Object.keys(fixture.mocks), ["query", "send"])
       void recorder
       const received = server.received.length
       // Through JSON, as a fixture file would be.

@@ -15,6 +15,10 @@ const commands: Record<string, { readonly summary: string; readonly load: () => 
     summary: "Run one execution of a flow and print the result as JSON",
     load: async () => (await import("./commands/run.ts")).command
   },
+  test: {
+    summary: "Run the flow test cases of *.test.json files (mocked connectors, no server)",
+    load: async () => (await import("./commands/test.ts")).command
+  },
   script: {
     summary: "Run transform scripts (.js/.ts) in the sandbox, one JSON line per file",
     load: async () => (await import("./commands/script.ts")).command
