@@ -184,6 +184,15 @@ if (existsSync(schemaFile)) {
   const schema = JSON.parse(readFileSync(schemaFile, "utf8")) as JsonSchema
   mkdirSync(resolve(site, "public/schema"), { recursive: true })
   cpSync(schemaFile, resolve(site, "public/schema/flow.schema.json"))
+  // The JSON Schema of `*.test.json` files (what `jsonflow test --schema` prints), where their `$schema` points.
+  const TestFile = (await tryImport(resolve(repo, "packages/runner/src/cli/commands/test.ts")))?.TestFile
+  if (typeof TestFile === "object" && TestFile !== null && "ast" in TestFile) {
+    const testSchema = {
+      $id: "https://jsonflow.dev/schema/flow-test.schema.json",
+      ...Registry.jsonSchemaOf(TestFile as Parameters<typeof Registry.jsonSchemaOf>[0])
+    }
+    write(resolve(site, "public/schema/flow-test.schema.json"), JSON.stringify(testSchema, null, 2))
+  }
   const defs = defsOf(schema, defAnchor)
   const root = typeof schema.$ref === "string" ? defs.schemas[schema.$ref.replace("#/$defs/", "")] : schema
   page(

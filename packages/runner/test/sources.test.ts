@@ -112,3 +112,23 @@ describe("single-flow mode", () => {
     }
   })
 })
+
+describe("directory listing", () => {
+  it('skips test cases and recorded fixtures beside flows, even when they hold a "nodes" key', async () => {
+    const { listFiles, readPaths } = await import("../src/sources/directory.ts")
+    const { Builtins } = await import("@jsonflow/core")
+    const double = readFileSync(join(repoRoot, "examples/flows/double.flow.json"), "utf8")
+    const files = tempDir({
+      "double.flow.json": double,
+      "double.test.json": { flow: "double.flow.json", cases: [{ name: "x", mocks: { nodes: {} }, expect: {} }] },
+      "paid.fixture.json": { flowId: "double", mocks: { compute: { value: { nodes: [] } } } }
+    })
+    try {
+      expect(listFiles([files.dir]).map((f) => f.slice(files.dir.length + 1))).toEqual(["double.flow.json"])
+      const { flows, failures } = await readPaths([files.dir], Builtins.registry)
+      expect([flows.length, failures]).toEqual([1, []])
+    } finally {
+      files.cleanup()
+    }
+  })
+})

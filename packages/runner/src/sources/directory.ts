@@ -38,7 +38,9 @@ export const listFiles = (paths: ReadonlyArray<string>, cwd = process.cwd()): Re
       return
     }
     const name = path.split(/[\\/]/).pop() ?? path
-    if (explicit || ((extname(name) === ".json" || isModule(name)) && !SKIPPED_FILES.has(name))) files.push(path)
+    // Test cases and recorded fixtures sit beside flows (`jsonflow test`); they are never flows themselves.
+    const skipped = SKIPPED_FILES.has(name) || /\.(test|fixture)\.json$/.test(name)
+    if (explicit || ((extname(name) === ".json" || isModule(name)) && !skipped)) files.push(path)
   }
   for (const p of paths) visit(resolve(cwd, p), true)
   return files
