@@ -612,56 +612,41 @@ const succeededEvent = (
 ): NodeSucceeded => {
   const seq = exec.seq++
   const snapshots = exec.events.snapshots
-  if (exec.variablesChanged && snapshots === "full") {
-    // Rare (a node set variables): all of them, copied, so that a replay from any later node can restore them.
-    exec.variablesChanged = false
-    return {
-      _tag: "NodeSucceeded",
-      eventId: exec.eventId(seq),
-      seq,
-      executionId: exec.executionId,
-      flowId: exec.plan.flowId,
-      flowVersion: exec.plan.flowVersion,
-      at: exec.at(now),
-      nodeId: node.id,
-      nodeType: node.definition.type,
-      attempt,
-      durationMs,
-      ports,
-      variables: { ...exec.variables },
-      output
-    }
-  }
-  return snapshots === "none"
-    ? {
-        _tag: "NodeSucceeded",
-        eventId: exec.eventId(seq),
-        seq,
-        executionId: exec.executionId,
-        flowId: exec.plan.flowId,
-        flowVersion: exec.plan.flowVersion,
-        at: exec.at(now),
-        nodeId: node.id,
-        nodeType: node.definition.type,
-        attempt,
-        durationMs,
-        ports
-      }
-    : {
-        _tag: "NodeSucceeded",
-        eventId: exec.eventId(seq),
-        seq,
-        executionId: exec.executionId,
-        flowId: exec.plan.flowId,
-        flowVersion: exec.plan.flowVersion,
-        at: exec.at(now),
-        nodeId: node.id,
-        nodeType: node.definition.type,
-        attempt,
-        durationMs,
-        ports,
-        output: snapshot(snapshots, output)
-      }
+  const event: NodeSucceeded =
+    snapshots === "none"
+      ? {
+          _tag: "NodeSucceeded",
+          eventId: exec.eventId(seq),
+          seq,
+          executionId: exec.executionId,
+          flowId: exec.plan.flowId,
+          flowVersion: exec.plan.flowVersion,
+          at: exec.at(now),
+          nodeId: node.id,
+          nodeType: node.definition.type,
+          attempt,
+          durationMs,
+          ports
+        }
+      : {
+          _tag: "NodeSucceeded",
+          eventId: exec.eventId(seq),
+          seq,
+          executionId: exec.executionId,
+          flowId: exec.plan.flowId,
+          flowVersion: exec.plan.flowVersion,
+          at: exec.at(now),
+          nodeId: node.id,
+          nodeType: node.definition.type,
+          attempt,
+          durationMs,
+          ports,
+          output: snapshot(snapshots, output)
+        }
+  if (!exec.variablesChanged || snapshots !== "full") return event
+  // Rare (a node set variables): all of them, copied, so that a replay from any later node can restore them.
+  exec.variablesChanged = false
+  return { ...event, variables: { ...exec.variables } }
 }
 
 /** The fields every node event has; the caller adds the fields of its event type (rare events only). */
