@@ -259,6 +259,22 @@ class IsolatePool {
   }
 }
 
+/** The arguments of the runtime's `start`: the call's script, input and limits, and the host capabilities it may use. */
+const startArguments = (
+  header: RunHeader,
+  payload: string,
+  capabilities: string
+): [string, string, string, string, number, number, number, string] => [
+  header.s,
+  payload,
+  header.nodeId,
+  header.executionId,
+  header.maxOutputBytes,
+  header.maxLogBytes,
+  header.attempt,
+  capabilities
+]
+
 const errorResult = (error: Record<string, unknown>) => `e\n${JSON.stringify(error)}`
 // A frame of user code in an isolate stack (line n + 1 of the factory is line n of the script).
 const FRAME = /jsonflow:script:(\d+):(\d+)/
@@ -302,20 +318,7 @@ class Runner {
       if (registered !== "") return registered
       // Registering the script (its first call in this isolate) counts against the call's time limit.
       const budget = Math.max(1, Math.floor(header.timeoutMs - (performance.now() - began)))
-      let result = slot.start.applySync(
-        undefined,
-        [
-          header.s,
-          payload,
-          header.nodeId,
-          header.executionId,
-          header.maxOutputBytes,
-          header.maxLogBytes,
-          header.attempt,
-          ""
-        ],
-        { timeout: budget }
-      )
+      let result = slot.start.applySync(undefined, startArguments(header, payload, ""), { timeout: budget })
       if (result === "P") {
         // The promise's microtasks were drained when `start` returned; what remains of the budget covers
         // serializing the value it settled with.
@@ -376,20 +379,9 @@ class Runner {
       const registered = this.register(slot, header)
       if (registered !== "") return registered
       const budget = Math.max(1, Math.floor(header.timeoutMs - (performance.now() - began)))
-      let result = await slot.start.apply(
-        undefined,
-        [
-          header.s,
-          payload,
-          header.nodeId,
-          header.executionId,
-          header.maxOutputBytes,
-          header.maxLogBytes,
-          header.attempt,
-          JSON.stringify(names)
-        ],
-        { timeout: budget }
-      )
+      let result = await slot.start.apply(undefined, startArguments(header, payload, JSON.stringify(names)), {
+        timeout: budget
+      })
       if (result === "P" && !call.outOfTime) {
         const left = Math.max(1, Math.floor(header.timeoutMs - (performance.now() - began)))
         result = await slot.finish.apply(undefined, [], { timeout: left })
