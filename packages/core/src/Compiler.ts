@@ -122,6 +122,13 @@ export interface CompiledFlow<R, O = unknown> {
 /** Where sub-flows called by id come from. */
 export interface CompileOptions {
   readonly flows?: Readonly<Record<string, Ir.Flow>>
+  /**
+   * The caller decodes every input against the flow's declared `input` before `run` (the builder's
+   * `Flow.run` and the runner's triggers do). Then edges from the flow input are proven by it and the nodes
+   * behind them skip their own input check. Otherwise (the default) those nodes check what they get: a value
+   * that does not fit is an `InputInvalid` naming the node and port, never a node run on bad data.
+   */
+  readonly inputChecked?: boolean
 }
 
 interface Context {
@@ -183,6 +190,8 @@ const failureSchema = (): Registry.JsonSchema => {
 
 /** Settings of a graph: flows carry them, an inline body inherits its parent's. */
 interface GraphHeader {
+  /** Whether the value on the flow input was decoded against `input` before the run (see CompileOptions). */
+  readonly inputChecked: boolean
   readonly flowId: string
   readonly flowVersion: string
   readonly trigger: string
@@ -388,7 +397,7 @@ const compileGraph = (graph: Ir.Graph, header: GraphHeader, base: string, contex
         rejectedLinks.push([from, to])
         return
       }
-      if (verdict._tag === "Unchecked") uncheckedInput.add(to)
+      if (verdict._tag === "Unchecked" || (fromIsInput && !header.inputChecked)) uncheckedInput.add(to)
     }
     const index = edges.length
     edges.push({ from, fromPort: edge.from.port, to, toPort: edge.to.port })
@@ -641,13 +650,15 @@ const compileSubflow = (
     })
     return undefined
   }
-  return compileFlowPlan(flow, { ...context, stack: [...context.stack, flow.id] }, `${at}/config/flow:${flow.id}`)
+  // A sub-flow's input is the output of the node that calls it, type-checked at that edge.
+  return compileFlowPlan(flow, { ...context, stack: [...context.stack, flow.id] }, `${at}/config/flow:${flow.id}`, true)
 }
 
-const compileFlowPlan = (flow: Ir.Flow, context: Context, base: string): Plan | undefined =>
+const compileFlowPlan = (flow: Ir.Flow, context: Context, base: string, inputChecked: boolean): Plan | undefined =>
   compileGraph(
     flow,
     {
+      inputChecked,
       flowId: flow.id,
       flowVersion: flow.version,
       trigger: flow.trigger.type,
@@ -799,7 +810,7 @@ export const compileSync = <R>(
   }
   const ir = decoded.value
   const context: Context = { registry, options, problems: [], stack: [ir.id] }
-  const plan = compileFlowPlan(ir, context, "")
+  const plan = compileFlowPlan(ir, context, "", options.inputChecked === true)
   if (plan === undefined)
     return { _tag: "Failed", error: new CompileError({ flowId: ir.id, problems: context.problems }) }
   return {

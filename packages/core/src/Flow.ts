@@ -725,28 +725,32 @@ export interface CompiledFlow<I, O, R> {
 export const compile = <I, O, R>(
   definition: FlowDefinition<I, O, R>
 ): Effect.Effect<CompiledFlow<I, O, R>, Compiler.CompileError> =>
-  Effect.map(Compiler.compile(definition.ir, definition.registry, { flows: definition.flows }), (compiled) => ({
-    flow: compiled.flow,
-    warnings: compiled.warnings,
-    run: (input: I, options?: Compiler.RunOptions) =>
-      Effect.suspend(() => {
-        const decoded = Validation.decode(definition.input, input)
-        if (decoded._tag === "Invalid") {
-          const issue = decoded.issues[0]!
-          return Effect.fail(
-            new InputInvalid({
-              flowId: definition.ir.id,
-              executionId: options?.executionId ?? "",
-              nodeId: Ir.INPUT_NODE,
-              port: Ir.OUT_PORT,
-              path: issue.path,
-              problem: decoded.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
-            })
-          )
-        }
-        return compiled.run(decoded.value, options) as Effect.Effect<Compiler.ExecutionResult<O>, FlowError, R>
-      })
-  }))
+  // `run` decodes the input with the flow's Schema first, so the compiler may trust edges from the input.
+  Effect.map(
+    Compiler.compile(definition.ir, definition.registry, { flows: definition.flows, inputChecked: true }),
+    (compiled) => ({
+      flow: compiled.flow,
+      warnings: compiled.warnings,
+      run: (input: I, options?: Compiler.RunOptions) =>
+        Effect.suspend(() => {
+          const decoded = Validation.decode(definition.input, input)
+          if (decoded._tag === "Invalid") {
+            const issue = decoded.issues[0]!
+            return Effect.fail(
+              new InputInvalid({
+                flowId: definition.ir.id,
+                executionId: options?.executionId ?? "",
+                nodeId: Ir.INPUT_NODE,
+                port: Ir.OUT_PORT,
+                path: issue.path,
+                problem: decoded.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
+              })
+            )
+          }
+          return compiled.run(decoded.value, options) as Effect.Effect<Compiler.ExecutionResult<O>, FlowError, R>
+        })
+    })
+  )
 
 /**
  * Compiles and runs a built flow once.

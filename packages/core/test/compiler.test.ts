@@ -214,3 +214,39 @@ describe("registry", () => {
     assert.deepStrictEqual(Object.keys(sw.outputs), ["default"])
   })
 })
+
+describe("a JSON flow's declared input", () => {
+  const flow = {
+    id: "typed-input",
+    version: "1",
+    trigger: { type: "manual" },
+    input: { type: "string" },
+    nodes: { echo: { type: "needsText", config: { sql: "select 1" } } },
+    edges: [edge("$input", "echo")],
+    output: { node: "echo", port: "out" }
+  }
+
+  it.effect("proves the edge at compile time, and the node still checks what a caller passes at run time", () =>
+    Effect.gen(function* () {
+      const compiled = yield* Compiler.compile(flow, registry)
+      assert.deepStrictEqual((yield* compiled.run("ok")).output, "ok")
+      const error = yield* Effect.flip(compiled.run(42))
+      assert.strictEqual(error._tag, "InputInvalid")
+      assert.strictEqual(error._tag === "InputInvalid" && error.nodeId, "echo")
+    })
+  )
+
+  it.effect("is trusted with inputChecked (the caller decoded it, as Flow.run and the runner do)", () =>
+    Effect.gen(function* () {
+      const compiled = yield* Compiler.compile(flow, registry, { inputChecked: true })
+      // No check left: the node gets the value as it is.
+      assert.deepStrictEqual((yield* compiled.run(42)).output, 42)
+    })
+  )
+
+  it("a declared input that does not fit the node is still a compile error", () => {
+    assert.deepStrictEqual(problemsOf({ ...flow, input: { type: "number" } }), [
+      "error /edges/0: $input.out -> echo.in: expected string, got number"
+    ])
+  })
+})

@@ -244,7 +244,11 @@ type BuilderRun = FlowEntry["run"]
 export const compileBuilder = (
   definition: Flow.FlowDefinition<unknown, unknown, unknown>
 ): { readonly _tag: "Compiled"; readonly run: BuilderRun } | { readonly _tag: "Failed"; readonly message: string } => {
-  const outcome = Compiler.compileSync(definition.ir, definition.registry, { flows: definition.flows })
+  // Its `run` below decodes the input with the flow's Schema first (or the flow takes anything).
+  const outcome = Compiler.compileSync(definition.ir, definition.registry, {
+    flows: definition.flows,
+    inputChecked: true
+  })
   if (outcome._tag === "Failed") return { _tag: "Failed", message: outcome.error.message }
   const compiled = outcome.flow
   const inputSchema = definition.input
