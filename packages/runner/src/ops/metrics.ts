@@ -5,6 +5,7 @@
  *
  * @module metrics
  */
+import type { SandboxStats } from "@jsonflow/sandbox"
 
 type Labels = Readonly<Record<string, string>>
 
@@ -214,17 +215,6 @@ export const runnerMetrics = (): RunnerMetrics => {
   return metrics
 }
 
-/** The sandbox figures `/metrics` exports (the shape of `@jsonflow/sandbox`'s `SandboxStats`). */
-export interface SandboxFigures {
-  readonly processes: { readonly configured: number; readonly alive: number }
-  readonly callsInFlight: number
-  readonly callsQueued: number
-  readonly processRestarts: number
-  readonly quarantinedScripts: number
-  readonly isolatesRecycled: number
-  readonly callsByOutcome: Readonly<Record<string, number>>
-}
-
 /**
  * Prometheus lines of the sandbox pool: gauges for processes, calls in flight and queued, quarantined
  * scripts; counters for process restarts, recycled isolates and calls by outcome.
@@ -234,7 +224,7 @@ export interface SandboxFigures {
  * metrics.registry.collect(() => sandboxLines(sandbox.stats()))
  * ```
  */
-export const sandboxLines = (stats: SandboxFigures): string => {
+export const sandboxLines = (stats: SandboxStats): string => {
   const gauge = (name: string, help: string, value: number) =>
     `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}\n`
   const counter = (name: string, help: string, value: number) =>
