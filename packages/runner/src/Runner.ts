@@ -527,14 +527,7 @@ export const make = <R = never>(
                 return {
                   _tag: "Failed",
                   executionId: "",
-                  error: new FlowError.InputInvalid({
-                    flowId,
-                    executionId: "",
-                    nodeId: "$input",
-                    port: "out",
-                    path: checked.issues[0]?.path ?? "",
-                    problem: checked.issues.map((i) => `${i.path}: ${i.message}`).join("; ")
-                  })
+                  error: FlowTable.inputInvalidError(flowId, "", checked.issues)
                 }
               }
               return executor.execute(entry, checked?._tag === "Valid" ? checked.value : input, {

@@ -267,19 +267,33 @@ export const compileBuilder = (
   }
 }
 
-/** The failure a bad input gets: `InputInvalid` at `$input`, naming the first problem's path. */
+/**
+ * The error a bad flow input gets: `InputInvalid` at `$input`, naming the first problem's path.
+ *
+ * @example
+ * ```ts
+ * const checked = entry.checkInput?.(input)
+ * if (checked?._tag === "Invalid") return { _tag: "Failed", error: inputInvalidError(entry.id, "", checked.issues) }
+ * ```
+ */
+export const inputInvalidError = (
+  flowId: string,
+  executionId: string,
+  issues: ReadonlyArray<Validation.Issue>
+): FlowError.InputInvalid =>
+  new FlowError.InputInvalid({
+    flowId,
+    executionId,
+    nodeId: "$input",
+    port: "out",
+    path: issues[0]?.path ?? "",
+    problem: issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
+  })
+
+/** {@link inputInvalidError} as the failure of a run. */
 export const invalidInput = (
   flowId: string,
   options: Compiler.RunOptions,
   issues: ReadonlyArray<Validation.Issue>
 ): Effect.Effect<never, FlowError.InputInvalid> =>
-  Effect.fail(
-    new FlowError.InputInvalid({
-      flowId,
-      executionId: options.executionId ?? "",
-      nodeId: "$input",
-      port: "out",
-      path: issues[0]?.path ?? "",
-      problem: issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
-    })
-  )
+  Effect.fail(inputInvalidError(flowId, options.executionId ?? "", issues))
