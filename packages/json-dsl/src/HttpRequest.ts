@@ -38,6 +38,23 @@ export const make = (
   body: request.body
 })
 
+/**
+ * The flow input an HTTP request gives: its body when it has one, else its query and path parameters
+ * (the path parameters win). The one rule for the runner's HTTP trigger, `jsonflow run` and `jsonflow test`.
+ *
+ * @example
+ * ```ts
+ * import { HttpRequest } from "@jsonflow/json-dsl"
+ * const request = { query: { page: "2" }, params: { name: "ada" } }
+ * HttpRequest.inputOf({ present: false, value: undefined }, request) // { page: "2", name: "ada" }
+ * HttpRequest.inputOf({ present: true, value: { id: 7 } }, request) // { id: 7 }
+ * ```
+ */
+export const inputOf = (
+  body: { readonly present: boolean; readonly value: unknown },
+  request: Pick<HttpRequest, "query" | "params">
+): unknown => (body.present ? body.value : { ...request.query, ...request.params })
+
 /** Reads a value that may be a request; anything else gives `undefined`. */
 export const fromUnknown = (value: unknown): HttpRequest | undefined =>
   Schema.is(HttpRequest)(value) ? value : undefined

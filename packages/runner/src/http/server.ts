@@ -11,6 +11,7 @@
  * @module server
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { HttpRequest } from "@jsonflow/json-dsl"
 import type * as Config from "../Config.ts"
 import { IdempotencyKeyInvalid } from "../idempotency/IdempotencyError.ts"
 import type { IdempotencyStoreShape } from "../idempotency/IdempotencyStore.ts"
@@ -180,7 +181,7 @@ export const makeHandler = (deps: HttpDeps): Handler => {
         body: body.value,
         clientIp: ip
       }
-      let input: unknown = body.present ? body.value : { ...query, ...params }
+      let input: unknown = HttpRequest.inputOf(body, trigger)
       if (entry.checkInput !== undefined) {
         const checked = entry.checkInput(input)
         if (checked._tag === "Invalid") {

@@ -273,8 +273,7 @@ export const command: Command = {
         headers: HttpRequest.headersOf(values.header ?? []),
         body: input
       })
-      // As the HTTP trigger does: the body when there is one, else the query and path parameters.
-      const body = input === undefined ? { ...request.query, ...request.params } : input
+      const body = HttpRequest.inputOf({ present: input !== undefined, value: input }, request)
       program = Effect.map(run(body, { trigger: request, executionId }), Execute.responseOf)
     } else {
       const httpFlags = (["method", "path", "query", "header"] as const).filter((name) => values[name] !== undefined)

@@ -459,7 +459,7 @@ const httpCase = (ir: Ir.Flow, testCase: Case, at: string): { readonly input: un
     headers: given.headers ?? {},
     body
   })
-  return { input: body === undefined ? { ...request.query, ...request.params } : body, trigger: request }
+  return { input: HttpRequest.inputOf({ present: body !== undefined, value: body }, request), trigger: request }
 }
 
 /** The outcome of one case. */
