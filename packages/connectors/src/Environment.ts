@@ -58,7 +58,8 @@ export interface ConnectorsEnvironment {
   readonly registry: Registry.Registry<unknown>
   /**
    * The configured connectors' services, merged. Building it opens the clients (and fails with the first
-   * connector's typed error: `ConnectorConfigError`, `CredentialNotFound`, `SqlConnectionError`, ...);
+   * connector's typed error: `ConnectorConfigError`, `CredentialNotFound`, `SqlConnectionError`,
+   * `MissingPackage` when a configured SOAP, gRPC or mail connector's library is not installed, ...);
    * closing its scope closes them.
    */
   readonly layer: Layer.Layer<never, unknown, never>

@@ -24,6 +24,8 @@ export * as FlowEvents from "./FlowEvents.ts"
 export * as Ir from "./Ir.ts"
 /** Node definitions: the behaviour behind a node type. */
 export * as Node from "./Node.ts"
+/** Optional packages (protocol libraries) loaded on first use, with a typed error when not installed. */
+export * as OptionalPackage from "./OptionalPackage.ts"
 /** The registry of node types and the designer catalog. */
 export * as Registry from "./Registry.ts"
 /** Decoding with every problem as a JSON Pointer and a readable message. */

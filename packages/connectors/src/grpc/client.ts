@@ -4,12 +4,15 @@
  * streaming calls are Effect `Stream`s that pull messages as the consumer asks for them. Every call has a
  * deadline, and interrupting it cancels the call on the wire (the server sees `CANCELLED`).
  *
+ * `@grpc/grpc-js` and `@grpc/proto-loader` are optional peer dependencies: they are imported when the layer
+ * is built, and without them the layer fails with `MissingPackage`.
+ *
  * @module grpc/client
  */
 import { readFile } from "node:fs/promises"
-import * as grpc from "@grpc/grpc-js"
-import * as protoLoader from "@grpc/proto-loader"
-import { Credentials } from "@jsonflow/core"
+import type * as Grpc from "@grpc/grpc-js"
+import type * as ProtoLoader from "@grpc/proto-loader"
+import { Credentials, OptionalPackage } from "@jsonflow/core"
 import { Context, Effect, Layer, Redacted, Stream } from "effect"
 import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
 import { defaults, type GrpcClientConfig, GrpcConfig } from "./config.ts"
@@ -65,17 +68,32 @@ export type MethodKind = "unary" | "serverStream" | "clientStream" | "bidiStream
  */
 export class GrpcClients extends Context.Service<GrpcClients, GrpcClientsShape>()("@jsonflow/connectors/GrpcClients") {}
 
-type Method = protoLoader.MethodDefinition<object, object>
+type Method = ProtoLoader.MethodDefinition<object, object>
 
 interface Ready {
   readonly name: string
   readonly config: GrpcClientConfig
-  readonly channel: grpc.Client
+  readonly channel: Grpc.Client
+  /** Builds call metadata; from the loaded grpc-js, like the channel. */
+  readonly Metadata: typeof Grpc.Metadata
   readonly methods: ReadonlyMap<string, Method>
   readonly authHeader: readonly [string, string] | undefined
 }
 
-const packageCache = new Map<string, Promise<protoLoader.PackageDefinition>>()
+/** The gRPC libraries, imported on the first layer build (never when this module loads). */
+const grpcPackages = {
+  feature: "the gRPC connector",
+  install: "npm install @grpc/grpc-js@^1.14.7 @grpc/proto-loader@^0.8.1"
+}
+const loadGrpc = OptionalPackage.load("@grpc/grpc-js", () => import("@grpc/grpc-js"), grpcPackages)
+const loadProtoLoader = OptionalPackage.load("@grpc/proto-loader", () => import("@grpc/proto-loader"), grpcPackages)
+
+interface Libraries {
+  readonly grpc: typeof Grpc
+  readonly protoLoader: typeof ProtoLoader
+}
+
+const packageCache = new Map<string, Promise<ProtoLoader.PackageDefinition>>()
 
 /**
  * Forgets every cached `.proto` package (after the contract files changed on disk).
@@ -88,9 +106,9 @@ const packageCache = new Map<string, Promise<protoLoader.PackageDefinition>>()
  */
 export const clearProtoCache = (): void => packageCache.clear()
 
-const loadPackage = (config: GrpcClientConfig) => {
+const loadPackage = (protoLoader: typeof ProtoLoader, config: GrpcClientConfig) => {
   const loader = { ...defaults.loader, ...config.loader }
-  const options: protoLoader.Options = {
+  const options: ProtoLoader.Options = {
     keepCase: loader.keepCase,
     longs: loader.longs === "String" ? String : Number,
     enums: loader.enums === "String" ? String : Number,
@@ -116,11 +134,15 @@ const kindOf = (method: Method): MethodKind =>
       ? "serverStream"
       : "unary"
 
-const isService = (definition: protoLoader.AnyDefinition): definition is protoLoader.ServiceDefinition =>
+const isService = (definition: ProtoLoader.AnyDefinition): definition is ProtoLoader.ServiceDefinition =>
   !("format" in definition) &&
   Object.values(definition).every((m: unknown) => typeof m === "object" && m !== null && "path" in m)
 
-const credentialsOf = Effect.fn("Grpc.credentials")(function* (name: string, config: GrpcClientConfig) {
+const credentialsOf = Effect.fn("Grpc.credentials")(function* (
+  grpc: typeof Grpc,
+  name: string,
+  config: GrpcClientConfig
+) {
   const tls = config.tls
   if (tls === undefined || tls === false) return grpc.credentials.createInsecure()
   if (tls === true) return grpc.credentials.createSsl()
@@ -147,10 +169,14 @@ const credentialsOf = Effect.fn("Grpc.credentials")(function* (name: string, con
   return grpc.credentials.createSsl(ca, key, cert)
 })
 
-const open = Effect.fn("Grpc.open")(function* (name: string, config: GrpcClientConfig) {
+const open = Effect.fn("Grpc.open")(function* (
+  { grpc, protoLoader }: Libraries,
+  name: string,
+  config: GrpcClientConfig
+) {
   const fail = (reason: string) => new GrpcLoadError({ client: name, reason, retryable: false })
   const definition = yield* Effect.tryPromise({
-    try: () => loadPackage(config),
+    try: () => loadPackage(protoLoader, config),
     catch: (error) =>
       fail(`cannot load ${config.protoFiles.join(", ")}: ${error instanceof Error ? error.message : error}`)
   })
@@ -168,7 +194,7 @@ const open = Effect.fn("Grpc.open")(function* (name: string, config: GrpcClientC
     methods.set(methodName, method)
     if (method.originalName !== undefined && !methods.has(method.originalName)) methods.set(method.originalName, method)
   }
-  const credentials = yield* credentialsOf(name, config)
+  const credentials = yield* credentialsOf(grpc, name, config)
   let authHeader: readonly [string, string] | undefined
   if (config.auth !== undefined) {
     const token = yield* (yield* Credentials.Credentials).resolve(config.auth.credential)
@@ -199,11 +225,11 @@ const open = Effect.fn("Grpc.open")(function* (name: string, config: GrpcClientC
     ),
     (channel) => Effect.sync(() => channel.close())
   )
-  return { name, config, channel, methods, authHeader } satisfies Ready
+  return { name, config, channel, Metadata: grpc.Metadata, methods, authHeader } satisfies Ready
 })
 
 const metadataOf = (ready: Ready, extra: Readonly<Record<string, string>> | undefined) => {
-  const metadata = new grpc.Metadata()
+  const metadata = new ready.Metadata()
   for (const [key, value] of Object.entries({ ...ready.config.metadata, ...extra })) metadata.set(key, value)
   if (ready.authHeader !== undefined) metadata.set(ready.authHeader[0], ready.authHeader[1])
   return metadata
@@ -298,7 +324,8 @@ const make = (clients: ReadonlyMap<string, Ready>): GrpcClientsShape => {
 
 /**
  * The live layer: loads every client's `.proto` (failing with `GrpcLoadError` if one cannot be loaded or
- * lacks the service, `CredentialNotFound` if a credential is missing), opens the channels (lazily
+ * lacks the service, `CredentialNotFound` if a credential is missing, `MissingPackage` if `@grpc/grpc-js`
+ * or `@grpc/proto-loader` is not installed), opens the channels (lazily
  * connected: a server that is down makes calls fail with a retryable `UNAVAILABLE`, not the layer) and
  * closes them when the scope ends.
  *
@@ -321,14 +348,18 @@ const make = (clients: ReadonlyMap<string, Ready>): GrpcClientsShape => {
  */
 export const layer = (
   input: GrpcConfig
-): Layer.Layer<GrpcClients, GrpcLoadError | Credentials.CredentialNotFound | ConnectorConfigError> =>
+): Layer.Layer<
+  GrpcClients,
+  GrpcLoadError | Credentials.CredentialNotFound | ConnectorConfigError | OptionalPackage.MissingPackage
+> =>
   Layer.effect(
     GrpcClients,
     Effect.gen(function* () {
       const config = yield* decodeConfig("grpc", GrpcConfig, input)
+      const libraries: Libraries = { grpc: yield* loadGrpc, protoLoader: yield* loadProtoLoader }
       const opened = yield* Effect.forEach(
         Object.entries(config.clients),
-        ([name, client]) => Effect.map(open(name, client), (ready) => [name, ready] as const),
+        ([name, client]) => Effect.map(open(libraries, name, client), (ready) => [name, ready] as const),
         { concurrency: "unbounded" }
       )
       return GrpcClients.of(make(new Map(opened)))

@@ -6,11 +6,13 @@
  * Every send has a time limit (`sendTimeoutMs`), and interrupting it aborts it: nodemailer closes the
  * connection carrying the message, so the server never sees a completed DATA.
  *
+ * `nodemailer` is an optional peer dependency: it is imported when the layer is built, and without it the
+ * layer fails with `MissingPackage` (`npm install nodemailer@^10.6.0`).
+ *
  * @module mail/client
  */
-import { Credentials } from "@jsonflow/core"
+import { Credentials, OptionalPackage } from "@jsonflow/core"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import nodemailer from "nodemailer"
 import { abortable } from "../shared/Abortable.ts"
 import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
 import { defaults, MailConfig } from "./config.ts"
@@ -92,6 +94,12 @@ export interface MailerShape {
  */
 export class Mailer extends Context.Service<Mailer, MailerShape>()("@jsonflow/connectors/Mailer") {}
 
+/** The `nodemailer` package, imported on the first layer build (never when this module loads). */
+const loadNodemailer = OptionalPackage.load("nodemailer", () => import("nodemailer"), {
+  feature: "the mail connector",
+  install: "npm install nodemailer@^10.6.0"
+})
+
 const authOf = Effect.fn("Mail.auth")(function* (name: string | undefined) {
   if (name === undefined) return undefined
   const credential = yield* (yield* Credentials.Credentials).resolve(name)
@@ -119,7 +127,8 @@ const addressesOf = (value: unknown): Array<string> =>
 /**
  * The live layer: creates the SMTP transport (credentials resolved once, by name) and closes it with the
  * scope. No connection is opened until the first send, so a mail server that is down does not stop a
- * runner from starting; sends then fail with a retryable `MailConnectionError`.
+ * runner from starting; sends then fail with a retryable `MailConnectionError`. Without the `nodemailer`
+ * package the layer fails with `MissingPackage`.
  *
  * @example
  * ```ts
@@ -127,11 +136,14 @@ const addressesOf = (value: unknown): Array<string> =>
  * const MailLive = Mail.layer({ host: "smtp.example.com", port: 587, requireTLS: true, credential: "smtp", from: "flows@example.com" })
  * ```
  */
-export const layer = (input: MailConfig): Layer.Layer<Mailer, Credentials.CredentialNotFound | ConnectorConfigError> =>
+export const layer = (
+  input: MailConfig
+): Layer.Layer<Mailer, Credentials.CredentialNotFound | ConnectorConfigError | OptionalPackage.MissingPackage> =>
   Layer.effect(
     Mailer,
     Effect.gen(function* () {
       const config = yield* decodeConfig("mail", MailConfig, input)
+      const nodemailer = (yield* loadNodemailer).default
       const auth = yield* authOf(config.credential)
       const secure = config.secure ?? false
       const transport = yield* Effect.acquireRelease(

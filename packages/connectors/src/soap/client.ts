@@ -3,14 +3,17 @@
  * WSDL fetched and parsed once per process, then cached) and released with the layer's scope. A call
  * names the client and the operation; it has a time limit, and interrupting it aborts the HTTP request.
  *
+ * The `soap` package is an optional peer dependency: it is imported when the layer is built, and without it
+ * the layer fails with `MissingPackage` (`npm install soap@^1.13.0`).
+ *
  * @module soap/client
  */
 import { createHash } from "node:crypto"
 import * as http from "node:http"
 import * as https from "node:https"
-import { Credentials } from "@jsonflow/core"
+import { Credentials, OptionalPackage } from "@jsonflow/core"
 import { Context, Effect, Layer, Redacted } from "effect"
-import * as soap from "soap"
+import type * as Soap from "soap"
 import { abortable } from "../shared/Abortable.ts"
 import { type ConnectorConfigError, decodeConfig } from "../shared/ConfigError.ts"
 import { defaults, type SoapAuth, type SoapClientConfig, SoapConfig } from "./config.ts"
@@ -57,8 +60,14 @@ export interface SoapClientsShape {
  */
 export class SoapClients extends Context.Service<SoapClients, SoapClientsShape>()("@jsonflow/connectors/SoapClients") {}
 
+/** The `soap` package, imported on the first layer build (never when this module loads). */
+const loadSoap = OptionalPackage.load("soap", () => import("soap"), {
+  feature: "the SOAP connector",
+  install: "npm install soap@^1.13.0"
+})
+
 // Parsed WSDLs by source + fetch headers: parsing is the expensive part (imports, schemas), clients are cheap.
-const wsdlCache = new Map<string, Promise<soap.WSDL>>()
+const wsdlCache = new Map<string, Promise<Soap.WSDL>>()
 
 /**
  * Forgets every cached WSDL (for example after a service published a new contract).
@@ -71,7 +80,7 @@ const wsdlCache = new Map<string, Promise<soap.WSDL>>()
  */
 export const clearWsdlCache = (): void => wsdlCache.clear()
 
-const loadWsdl = (wsdl: string, headers: Readonly<Record<string, string>>, timeoutMs: number) => {
+const loadWsdl = (soap: typeof Soap, wsdl: string, headers: Readonly<Record<string, string>>, timeoutMs: number) => {
   // Header values may hold secrets: the cache key keeps only their digest.
   const key = `${wsdl}\n${createHash("sha256").update(JSON.stringify(headers)).digest("hex")}`
   const cached = wsdlCache.get(key)
@@ -95,7 +104,11 @@ const secretsOf = Effect.fn("Soap.secrets")(function* (name: string) {
   return { username: Redacted.value(username), password: Redacted.value(password) }
 })
 
-const securityOf = (auth: SoapAuth, secrets: { readonly username: string; readonly password: string }) =>
+const securityOf = (
+  soap: typeof Soap,
+  auth: SoapAuth,
+  secrets: { readonly username: string; readonly password: string }
+) =>
   auth.type === "basic"
     ? new soap.BasicAuthSecurity(secrets.username, secrets.password)
     : new soap.WSSecurity(secrets.username, secrets.password, {
@@ -117,7 +130,7 @@ interface Ready {
 }
 
 /** Indexes the operations a WSDL describes; an unqualified name maps to the first port that has it. */
-const indexOperations = (client: soap.Client) => {
+const indexOperations = (client: Soap.Client) => {
   const methods = new Map<string, SoapMethod>()
   const paths: Array<string> = []
   const services = client.describe() as Record<string, Record<string, Record<string, unknown>>>
@@ -137,7 +150,7 @@ const indexOperations = (client: soap.Client) => {
   return { methods, paths }
 }
 
-const open = Effect.fn("Soap.open")(function* (name: string, config: SoapClientConfig) {
+const open = Effect.fn("Soap.open")(function* (soap: typeof Soap, name: string, config: SoapClientConfig) {
   const secrets = config.auth === undefined ? undefined : yield* secretsOf(config.auth.credential)
   const wsdlHeaders: Record<string, string> =
     config.auth?.type === "basic" && secrets !== undefined && /^https?:/i.test(config.wsdl)
@@ -145,7 +158,7 @@ const open = Effect.fn("Soap.open")(function* (name: string, config: SoapClientC
       : {}
   const wsdlTimeoutMs = config.wsdlTimeoutMs ?? defaults.wsdlTimeoutMs
   const wsdl = yield* Effect.tryPromise({
-    try: () => loadWsdl(config.wsdl, wsdlHeaders, wsdlTimeoutMs),
+    try: () => loadWsdl(soap, config.wsdl, wsdlHeaders, wsdlTimeoutMs),
     catch: (error) =>
       new SoapWsdlError({
         client: name,
@@ -168,7 +181,7 @@ const open = Effect.fn("Soap.open")(function* (name: string, config: SoapClientC
     })
   )
   const client = new soap.Client(wsdl, config.endpoint)
-  if (config.auth !== undefined && secrets !== undefined) client.setSecurity(securityOf(config.auth, secrets))
+  if (config.auth !== undefined && secrets !== undefined) client.setSecurity(securityOf(soap, config.auth, secrets))
   for (const [header, value] of Object.entries(config.headers ?? {})) client.addHttpHeader(header, value)
   return { config, ...indexOperations(client) } satisfies Ready
 })
@@ -215,8 +228,9 @@ const make = (clients: ReadonlyMap<string, Ready>, agents: Agents): SoapClientsS
 })
 
 /**
- * The live layer: loads every client's WSDL (failing with `SoapWsdlError` if one cannot be loaded, or
- * `CredentialNotFound` if a credential is missing) and serves calls until the scope ends.
+ * The live layer: loads every client's WSDL (failing with `SoapWsdlError` if one cannot be loaded,
+ * `CredentialNotFound` if a credential is missing, or `MissingPackage` if the `soap` package is not
+ * installed) and serves calls until the scope ends.
  *
  * @example
  * ```ts
@@ -235,11 +249,15 @@ const make = (clients: ReadonlyMap<string, Ready>, agents: Agents): SoapClientsS
  */
 export const layer = (
   input: SoapConfig
-): Layer.Layer<SoapClients, SoapWsdlError | Credentials.CredentialNotFound | ConnectorConfigError> =>
+): Layer.Layer<
+  SoapClients,
+  SoapWsdlError | Credentials.CredentialNotFound | ConnectorConfigError | OptionalPackage.MissingPackage
+> =>
   Layer.effect(
     SoapClients,
     Effect.gen(function* () {
       const config = yield* decodeConfig("soap", SoapConfig, input)
+      const soap = yield* loadSoap
       const agents = yield* Effect.acquireRelease(
         Effect.sync(
           (): Agents => ({
@@ -255,7 +273,7 @@ export const layer = (
       )
       const opened = yield* Effect.forEach(
         Object.entries(config.clients),
-        ([name, client]) => Effect.map(open(name, client), (ready) => [name, ready] as const),
+        ([name, client]) => Effect.map(open(soap, name, client), (ready) => [name, ready] as const),
         { concurrency: "unbounded" }
       )
       return SoapClients.of(make(new Map(opened), agents))

@@ -15,10 +15,16 @@
  * `keepCompleted.count` can evict it early), and execution ids stay unique (a reused job id would give an
  * execution after the window the id of one before it).
  *
+ * BullMQ is an optional peer dependency, imported when the first queue is used or worker started: a runner
+ * whose flows consume no queue never loads it. Without it, starting a runner with a queue-triggered (or
+ * enqueueing) flow fails with the `MissingPackage` message (`npm install bullmq@^6.7.0`).
+ *
  * @module queue
  */
 import { randomUUID } from "node:crypto"
-import { type Job, Queue, UnrecoverableError, Worker } from "bullmq"
+import { OptionalPackage } from "@jsonflow/core"
+import type * as BullMQ from "bullmq"
+import { Effect } from "effect"
 import type * as Config from "../Config.ts"
 import { dedupeOf } from "../idempotency/dedupe.ts"
 import type { Executor } from "../internal/executor.ts"
@@ -97,15 +103,30 @@ export interface QueueService {
   readonly close: () => Promise<void>
 }
 
+/** What {@link executionIdOf} reads of a BullMQ job (our own type: declarations never name bullmq's). */
+export interface JobAttempt {
+  readonly id?: string | undefined
+  readonly attemptsStarted: number
+}
+
 /** The execution id of a job's attempt: the job id first, then `<job id>.<attempt>` (audit ids stay unique). */
-export const executionIdOf = (job: Job): string => {
+export const executionIdOf = (job: JobAttempt): string => {
   // `attemptsStarted` counts every start, a restart after a stall included.
   const attempt = Math.max(job.attemptsStarted, 1)
   return attempt <= 1 ? String(job.id) : `${job.id}.${attempt}`
 }
 
+/** BullMQ, imported on first use; rejects with `MissingPackage` when it is not installed. */
+const loadBullmq = (): Promise<typeof BullMQ> =>
+  Effect.runPromise(
+    OptionalPackage.load("bullmq", () => import("bullmq"), {
+      feature: "the queue trigger",
+      install: "npm install bullmq@^6.7.0"
+    })
+  )
+
 /**
- * Makes the service. Nothing connects until a queue is used or a worker started.
+ * Makes the service. Nothing connects (and BullMQ is not imported) until a queue is used or a worker started.
  *
  * @example
  * ```ts
@@ -126,9 +147,10 @@ export const make = (options: {
   const connection = connectionOf(options.redis.url)
   const prefix = `${options.redis.prefix}:bull`
   const settings = options.queue
-  const queues = new Map<string, Queue>()
-  const workers = new Map<string, Worker>()
-  const queueOf = (name: string) => {
+  const queues = new Map<string, BullMQ.Queue>()
+  const workers = new Map<string, BullMQ.Worker>()
+  // Synchronous once the library is loaded, so two concurrent callers never create the same queue twice.
+  const queueIn = ({ Queue }: typeof BullMQ, name: string) => {
     let queue = queues.get(name)
     if (queue === undefined) {
       queue = new Queue(name, { connection, prefix })
@@ -137,12 +159,13 @@ export const make = (options: {
     }
     return queue
   }
+  const queueOf = async (name: string) => queueIn(await loadBullmq(), name)
   // BullMQ: `age` (seconds) is required in the object form; a count alone is the number form.
   const retention = (r: { readonly ageSeconds?: number; readonly count?: number }) =>
     r.ageSeconds === undefined
       ? (r.count ?? false)
       : { age: r.ageSeconds, ...(r.count === undefined ? {} : { count: r.count }) }
-  const process = (name: string) => async (job: Job<JobData>) => {
+  const process = (library: typeof BullMQ, name: string) => async (job: BullMQ.Job<JobData>) => {
     const entry = options.table().queues.get(name)
     if (entry === undefined) throw new Error(`no loaded flow consumes queue "${name}"`)
     const executionId = executionIdOf(job)
@@ -163,7 +186,7 @@ export const make = (options: {
       const error = outcome.error
       const retryable = error._tag === "NodeFailed" ? error.error.retryable : error._tag === "FlowTimeout"
       const message = `${error._tag}: ${error.message} (execution ${executionId})`
-      throw retryable ? new Error(message) : new UnrecoverableError(message)
+      throw retryable ? new Error(message) : new library.UnrecoverableError(message)
     }
     if (outcome._tag === "Interrupted") throw new Error(`execution ${executionId} was interrupted (shutdown)`)
     throw new Error(
@@ -189,7 +212,7 @@ export const make = (options: {
         ...(trigger === undefined ? {} : { trigger }),
         enqueuedAt: Date.now()
       }
-      const job = await queueOf(entry.queue).add(entry.id, data, {
+      const job = await (await queueOf(entry.queue)).add(entry.id, data, {
         jobId: executionId,
         attempts: settings.attempts,
         backoff: { type: "exponential", delay: settings.backoffMs },
@@ -208,9 +231,12 @@ export const make = (options: {
           await worker.close()
         }
       }
-      for (const name of wanted) {
+      const starting = [...wanted].filter((name) => !workers.has(name))
+      if (starting.length === 0) return
+      const library = await loadBullmq()
+      for (const name of starting) {
         if (workers.has(name)) continue
-        const worker = new Worker<JobData>(name, process(name), {
+        const worker = new library.Worker<JobData>(name, process(library, name), {
           connection,
           prefix,
           concurrency: settings.concurrency,
@@ -232,7 +258,7 @@ export const make = (options: {
           }
         })
         workers.set(name, worker)
-        queueOf(name)
+        queueIn(library, name)
       }
     },
     counts: async () => {
@@ -243,7 +269,7 @@ export const make = (options: {
       return all
     },
     dead: async (name, limit = 50) => {
-      const jobs = await queueOf(name).getFailed(0, limit - 1)
+      const jobs = await (await queueOf(name)).getFailed(0, limit - 1)
       return jobs.map((job) => {
         const data = job.data as Partial<JobData>
         return {
@@ -257,7 +283,7 @@ export const make = (options: {
       })
     },
     retry: async (name, jobId) => {
-      const job = await queueOf(name).getJob(jobId)
+      const job = await (await queueOf(name)).getJob(jobId)
       if (job === undefined || job === null) return false
       if (!(await job.isFailed())) return false
       await job.retry("failed")
