@@ -58,9 +58,15 @@ interface Reply {
   readonly error?: { readonly message: string; readonly code?: unknown }
 }
 
+// The sources run as .ts in the workspace, the published package as compiled .js.
+const threadModule = new URL(
+  `../internal/pgliteThread${import.meta.url.endsWith(".js") ? ".js" : ".ts"}`,
+  import.meta.url
+)
+
 const threadDriver = (dataDir: string): Promise<SqlDriver> =>
   new Promise((resolveDriver, reject) => {
-    const worker = new Worker(new URL("../internal/pgliteThread.ts", import.meta.url), { workerData: { dataDir } })
+    const worker = new Worker(threadModule, { workerData: { dataDir } })
     const pending = new Map<
       number,
       { ok: (rows: ReadonlyArray<Record<string, unknown>>) => void; ko: (e: Error) => void }

@@ -33,7 +33,7 @@ export interface WorkerOptions {
 
 const require = createRequire(import.meta.url)
 const SES_SOURCE = readFileSync(join(dirname(require.resolve("ses/package.json")), "dist/ses.umd.min.js"), "utf8")
-const RUNTIME_SOURCE = readFileSync(new URL("./isolate-runtime.js", import.meta.url), "utf8")
+const RUNTIME_SOURCE = readFileSync(new URL("../../runtime/isolate-runtime.js", import.meta.url), "utf8")
 
 // Before SES: remove what the memory limit does not count (WebAssembly.Memory, growable and resizable
 // buffers) and what only serves shared memory. SES then freezes what is left.
