@@ -113,12 +113,26 @@ export interface Served {
 export const serve = (
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string>> = {},
-  command: ReadonlyArray<string> = [bin]
+  command: ReadonlyArray<string> = [bin],
+  where: {
+    /** Defaults to the repository root. */
+    readonly cwd?: string
+    /** The environment `env` adds to; defaults to this process's. */
+    readonly baseEnv?: NodeJS.ProcessEnv
+    /** Defaults to this Node; e.g. "npx" to run an installed bin. */
+    readonly executable?: string
+    /**
+     * Starts it as the leader of its own process group, to signal the whole group (`process.kill(-pid)`):
+     * npx does not pass SIGTERM on to the command it runs.
+     */
+    readonly group?: boolean
+  } = {}
 ): Promise<Served> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...command, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, JSONFLOW_LOGS_LEVEL: "warn", ...env }
+    const child = spawn(where.executable ?? process.execPath, [...command, ...args], {
+      cwd: where.cwd ?? repoRoot,
+      env: { ...(where.baseEnv ?? process.env), JSONFLOW_LOGS_LEVEL: "warn", ...env },
+      detached: where.group === true
     })
     let out = ""
     let err = ""
