@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs"
 import { dirname, relative, resolve } from "node:path"
 import ts from "typescript"
 import { code, escapeMarkdown, fence, frontMatter, generatedNote, slug } from "./markdown.ts"
+import { sourceEntries } from "./probe.ts"
 
 export interface PackageInfo {
   /** npm name, `@jsonflow/core`. */
@@ -149,6 +150,8 @@ class Types {
         strict: true,
         exactOptionalPropertyTypes: true,
         allowImportingTsExtensions: true,
+        // Imports between the packages resolve to their sources, as in the workspace's tsconfig.
+        customConditions: ["@jsonflow/source"],
         noEmit: true,
         skipLibCheck: true,
         types: ["node"]
@@ -438,12 +441,8 @@ const subpathName = (subpath: string): string => subpath.replace(/^\.\//, "")
 export const readModules = (packages: ReadonlyArray<PackageInfo>): ReadonlyArray<Module> => {
   const entries: Array<{ pkg: PackageInfo; subpath: string; file: string }> = []
   for (const pkg of packages) {
-    const manifest = JSON.parse(readFileSync(resolve(pkg.root, "package.json"), "utf8")) as {
-      readonly exports?: Readonly<Record<string, string | null>>
-    }
-    for (const [subpath, target] of Object.entries(manifest.exports ?? {})) {
-      if (typeof target !== "string" || !target.endsWith(".ts") || subpath.includes("*")) continue
-      entries.push({ pkg, subpath, file: resolve(pkg.root, target) })
+    for (const { subpath, source } of sourceEntries(pkg.root)) {
+      entries.push({ pkg, subpath, file: resolve(pkg.root, source) })
     }
   }
   const reader = new Reader(new Types(entries.map((e) => e.file)))

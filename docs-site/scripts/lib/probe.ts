@@ -33,19 +33,31 @@ export const pick = (value: unknown, ...path: ReadonlyArray<string>): unknown =>
   return current
 }
 
-/** The public subpaths of a workspace package (`.`, `./http`, ...), from its exports map. */
-export const subpathsOf = (packageRoot: string): ReadonlyArray<string> => {
+/**
+ * The public subpaths of a workspace package (`.`, `./http`, ...) with their TypeScript source, from its
+ * exports map: a subpath's `@jsonflow/source` target (its other targets point into dist/).
+ */
+export const sourceEntries = (
+  packageRoot: string
+): ReadonlyArray<{ readonly subpath: string; readonly source: string }> => {
   try {
     const manifest = JSON.parse(readFileSync(resolve(packageRoot, "package.json"), "utf8")) as {
       readonly exports?: Readonly<Record<string, unknown>>
     }
-    return Object.entries(manifest.exports ?? {})
-      .filter(([subpath, target]) => typeof target === "string" && target.endsWith(".ts") && !subpath.includes("*"))
-      .map(([subpath]) => subpath)
+    return Object.entries(manifest.exports ?? {}).flatMap(([subpath, entry]) => {
+      const target = isRecord(entry) ? entry["@jsonflow/source"] : entry
+      return typeof target === "string" && target.endsWith(".ts") && !subpath.includes("*")
+        ? [{ subpath, source: target }]
+        : []
+    })
   } catch {
     return []
   }
 }
+
+/** The public subpaths of a workspace package (`.`, `./http`, ...). */
+export const subpathsOf = (packageRoot: string): ReadonlyArray<string> =>
+  sourceEntries(packageRoot).map((e) => e.subpath)
 
 /** Whether a value is a node definition (what `Node.define` returns). */
 export const isDefinition = (value: unknown): value is Node.Any =>
