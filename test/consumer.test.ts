@@ -6,10 +6,12 @@
  * here sees the workspace: no `@jsonflow/source` condition, no hoisted dev dependencies.
  */
 import { execFile } from "node:child_process"
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { builtinModules } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { parse } from "acorn"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { envOf, instruction, stages } from "../packages/runner/test/dockerfile.ts"
 import { serve } from "../packages/runner/test/support.ts"
@@ -86,6 +88,38 @@ describe("the tarballs", () => {
     }
   })
 
+  it("declare every package their compiled code imports, and nothing it does not use", () => {
+    const builtins = new Set(builtinModules)
+    for (const tarball of tarballs) {
+      const root = join(app, "node_modules", tarball.name)
+      const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+        dependencies?: Record<string, string>
+        peerDependencies?: Record<string, string>
+      }
+      const declared = new Set([
+        ...Object.keys(manifest.dependencies ?? {}),
+        ...Object.keys(manifest.peerDependencies ?? {})
+      ])
+      const used = new Set<string>()
+      for (const file of tarball.files.filter((f) => f.endsWith(".js"))) {
+        for (const specifier of bareSpecifiers(readFileSync(join(root, file), "utf8"))) {
+          if (specifier.startsWith("node:") || builtins.has(specifier)) continue
+          const name = packageOf(specifier)
+          // A package may import itself through its own exports (the CLI does).
+          if (name !== tarball.name) used.add(name)
+        }
+      }
+      expect(
+        [...used].filter((name) => !declared.has(name)),
+        `${tarball.name} imports undeclared`
+      ).toEqual([])
+      expect(
+        [...declared].filter((name) => !used.has(name)),
+        `${tarball.name} declares unused`
+      ).toEqual([])
+    }
+  })
+
   it("install nothing native for a user of @jsonflow/core alone, and no optional protocol library by default", () => {
     const installed = (name: string) => {
       try {
@@ -98,11 +132,64 @@ describe("the tarballs", () => {
     const core = packages("@jsonflow/core")
     expect(Object.keys(core.dependencies ?? {})).toEqual([])
     expect(Object.keys(core.peerDependencies ?? {})).toEqual(["effect"])
+    // Installed alone: @jsonflow/core and effect, and not one native addon.
+    const alone = installConsumer(join(work, "core-alone"), [tarballs.find((t) => t.name === "@jsonflow/core")!.path])
+    const lock = JSON.parse(readFileSync(join(alone, "node_modules/.package-lock.json"), "utf8")) as {
+      packages: Record<string, unknown>
+    }
+    expect(Object.keys(lock.packages).sort()).toEqual(["node_modules/@jsonflow/core", "node_modules/effect"])
+    const addons = readdirSync(join(alone, "node_modules"), { recursive: true, encoding: "utf8" }).filter(
+      (f) => f.endsWith(".node") || f.endsWith("binding.gyp")
+    )
+    expect(addons).toEqual([])
     // The optional peers (soap, gRPC, nodemailer, bullmq) are not installed unless asked for.
     for (const spec of optionalPeers()) expect(installed(spec.slice(0, spec.lastIndexOf("@"))), spec).toBe(false)
     expect(installed("isolated-vm")).toBe(true)
-  })
+  }, 120_000)
 })
+
+// Bare specifiers the compiled code loads: import declarations, re-exports, import("x"), require("x"),
+// require.resolve("x/...") and createRequire(...)("x"). Parsed (acorn), so doc comments and generated code in
+// strings do not count.
+const bareSpecifiers = (code: string): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  const literal = (node: unknown) => {
+    const n = node as { type?: string; value?: unknown } | undefined
+    if (n?.type === "Literal" && typeof n.value === "string" && !/^[./]/.test(n.value)) found.push(n.value)
+  }
+  const isRequire = (callee: Record<string, unknown>): boolean => {
+    if (callee.type === "Identifier") return callee.name === "require"
+    if (callee.type === "MemberExpression") {
+      const object = callee.object as Record<string, unknown>
+      return object.type === "Identifier" && object.name === "require"
+    }
+    // createRequire(import.meta.url)("x")
+    const inner = callee.callee as Record<string, unknown> | undefined
+    return callee.type === "CallExpression" && inner?.type === "Identifier" && inner.name === "createRequire"
+  }
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item)
+      return
+    }
+    if (typeof node !== "object" || node === null) return
+    const n = node as Record<string, unknown>
+    if (n.type === "ImportDeclaration" || n.type === "ExportAllDeclaration" || n.type === "ExportNamedDeclaration")
+      literal(n.source)
+    if (n.type === "ImportExpression") literal(n.source)
+    if (n.type === "CallExpression" && isRequire(n.callee as Record<string, unknown>))
+      literal((n.arguments as Array<unknown>)[0])
+    for (const value of Object.values(n)) if (typeof value === "object") visit(value)
+  }
+  visit(parse(code, { ecmaVersion: "latest", sourceType: "module" }))
+  return found
+}
+
+const packageOf = (specifier: string) =>
+  specifier
+    .split("/")
+    .slice(0, specifier.startsWith("@") ? 2 : 1)
+    .join("/")
 
 const packages = (name: string) =>
   JSON.parse(readFileSync(join(app, "node_modules", name, "package.json"), "utf8")) as {
