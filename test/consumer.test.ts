@@ -88,6 +88,26 @@ describe("the tarballs", () => {
     }
   })
 
+  // The ecosystem's two checks of a package as published: publint (package.json against the files) and
+  // Are the Types Wrong (what TypeScript resolves for every subpath under node16 and bundler resolution).
+  it("pass publint --strict and attw (ESM-only profile)", async () => {
+    const bin = (name: string) => join(repoRoot, "node_modules/.bin", name)
+    for (const tarball of tarballs) {
+      const lint = await run(bin("publint"), ["run", "--strict", tarball.path], { encoding: "utf8" }).then(
+        (r) => ({ code: 0, out: r.stdout }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr })
+      )
+      expect(lint.code, `publint ${tarball.name}: ${lint.out}`).toBe(0)
+      const types = await run(bin("attw"), [tarball.path, "--profile", "esm-only", "--format", "ascii"], {
+        encoding: "utf8"
+      }).then(
+        () => ({ code: 0, out: "" }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr })
+      )
+      expect(types.code, `attw ${tarball.name}: ${types.out}`).toBe(0)
+    }
+  }, 120_000)
+
   it("declare every package their compiled code imports, and nothing it does not use", () => {
     const builtins = new Set(builtinModules)
     for (const tarball of tarballs) {
