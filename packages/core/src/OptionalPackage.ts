@@ -45,9 +45,6 @@ export interface LoadOptions {
   readonly install: string
 }
 
-// One import per specifier; a failed one is forgotten, so installing the package later is picked up.
-const modules = new Map<string, Promise<unknown>>()
-
 /** `soap` -> `soap`, `@grpc/grpc-js/build/x` -> `@grpc/grpc-js`: what Node names in "Cannot find package". */
 const packageName = (specifier: string): string =>
   specifier
@@ -71,7 +68,7 @@ const isNotFound = (error: unknown, specifier: string): boolean => {
 }
 
 /**
- * Imports an optional package once per process, through `importer`: the caller's own `() => import("soap")`,
+ * Imports an optional package through `importer`: the caller's own `() => import("soap")`,
  * so the package is resolved from the package that declares it as a peer (strict layouts such as pnpm's
  * find it there, not beside `@jsonflow/core`), and its type comes with it. Fails with {@link MissingPackage}
  * only when `specifier` itself is not installed; any other failure while loading it (a missing dependency
@@ -100,16 +97,9 @@ export const load = <M>(
   importer: () => Promise<M>,
   options: LoadOptions
 ): Effect.Effect<M, MissingPackage> =>
+  // Node keeps a loaded module: importing it again is a lookup, so there is no cache here.
   Effect.tryPromise({
-    try: () => {
-      let loading = modules.get(specifier)
-      if (loading === undefined) {
-        loading = importer()
-        modules.set(specifier, loading)
-        loading.catch(() => modules.delete(specifier))
-      }
-      return loading as Promise<M>
-    },
+    try: importer,
     catch: (error) => error
   }).pipe(
     Effect.catch((error) =>

@@ -13,7 +13,7 @@ const missing: string = "jsonflow-no-such-package"
 const scopedMissing: string = "@jsonflow-missing/grpc-js/build/src/index.js"
 
 describe("OptionalPackage.load", () => {
-  it.effect("loads an installed package, once per specifier", () =>
+  it.effect("loads an installed package, the same module each time", () =>
     Effect.gen(function* () {
       const first = yield* OptionalPackage.load("effect", () => import("effect"), soap)
       const second = yield* OptionalPackage.load("effect", () => import("effect"), soap)
