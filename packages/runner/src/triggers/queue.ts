@@ -159,7 +159,10 @@ export const make = (options: {
     }
     return queue
   }
-  const queueOf = async (name: string) => queueIn(await loadBullmq(), name)
+  // Loaded on first use, then kept: an enqueue does not go through the import again.
+  let library: typeof BullMQ | undefined
+  const bullmq = async () => (library ??= await loadBullmq())
+  const queueOf = async (name: string) => queues.get(name) ?? queueIn(await bullmq(), name)
   // BullMQ: `age` (seconds) is required in the object form; a count alone is the number form.
   const retention = (r: { readonly ageSeconds?: number; readonly count?: number }) =>
     r.ageSeconds === undefined
@@ -233,10 +236,10 @@ export const make = (options: {
       }
       const starting = [...wanted].filter((name) => !workers.has(name))
       if (starting.length === 0) return
-      const library = await loadBullmq()
+      const loaded = await bullmq()
       for (const name of starting) {
         if (workers.has(name)) continue
-        const worker = new library.Worker<JobData>(name, process(library, name), {
+        const worker = new loaded.Worker<JobData>(name, process(loaded, name), {
           connection,
           prefix,
           concurrency: settings.concurrency,
@@ -258,7 +261,7 @@ export const make = (options: {
           }
         })
         workers.set(name, worker)
-        queueIn(library, name)
+        queueIn(loaded, name)
       }
     },
     counts: async () => {
