@@ -133,43 +133,49 @@ export interface Footprint {
   readonly packages: number
   readonly bytes: number
   readonly diskBytes: number
-  /** The largest packages, by bytes of their own files (nested node_modules excluded). */
+  /** The largest packages, by bytes of their own files (and of what they bundle; nested packages apart). */
   readonly largest: ReadonlyArray<{ readonly name: string; readonly bytes: number }>
 }
 
-const sizeOf = (path: string, seen: Set<string>, skip?: string): { bytes: number; diskBytes: number } => {
-  const stat = lstatSync(path)
-  const inode = `${stat.dev}:${stat.ino}`
-  if (seen.has(inode)) return { bytes: 0, diskBytes: 0 }
-  seen.add(inode)
-  if (!stat.isDirectory()) return { bytes: stat.size, diskBytes: stat.blocks * 512 }
-  let bytes = 0
-  let diskBytes = stat.blocks * 512
-  for (const entry of readdirSync(path)) {
-    if (entry === skip) continue
-    const inner = sizeOf(join(path, entry), seen, skip)
-    bytes += inner.bytes
-    diskBytes += inner.diskBytes
-  }
-  return { bytes, diskBytes }
-}
-
-/** Measures `<project>/node_modules`. */
+/** Measures `<project>/node_modules` in one walk. */
 export const footprint = (project: string): Footprint => {
   const root = join(project, "node_modules")
-  const total = sizeOf(root, new Set())
   const lock = JSON.parse(readFileSync(join(root, ".package-lock.json"), "utf8")) as {
     packages: Record<string, { readonly inBundle?: boolean; readonly link?: boolean }>
   }
-  const installed = Object.entries(lock.packages).filter(([, entry]) => entry.inBundle !== true && entry.link !== true)
-  const largest = installed
-    .map(([path]) => ({
+  const installed = new Set(
+    Object.entries(lock.packages)
+      .filter(([, entry]) => entry.inBundle !== true && entry.link !== true)
+      .map(([path]) => path)
+  )
+  const seen = new Set<string>()
+  // Bytes of each installed package's files, nested packages excluded (what it bundles counts as its own).
+  const own = new Map<string, number>()
+  let bytes = 0
+  let diskBytes = 0
+  const walk = (relative: string, owner: string | undefined) => {
+    const stat = lstatSync(join(project, relative))
+    const inode = `${stat.dev}:${stat.ino}`
+    if (seen.has(inode)) return
+    seen.add(inode)
+    diskBytes += stat.blocks * 512
+    if (!stat.isDirectory()) {
+      bytes += stat.size
+      if (owner !== undefined) own.set(owner, (own.get(owner) ?? 0) + stat.size)
+      return
+    }
+    const next = installed.has(relative) ? relative : owner
+    for (const entry of readdirSync(join(project, relative))) walk(`${relative}/${entry}`, next)
+  }
+  walk("node_modules", undefined)
+  const largest = [...own]
+    .map(([path, size]) => ({
       name: path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length),
-      bytes: sizeOf(join(project, path), new Set(), "node_modules").bytes
+      bytes: size
     }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, 12)
-  return { packages: installed.length, bytes: total.bytes, diskBytes: total.diskBytes, largest }
+  return { packages: installed.size, bytes, diskBytes, largest }
 }
 
 /**
