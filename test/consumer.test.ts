@@ -272,6 +272,17 @@ console.log(JSON.stringify({ output, rejected, internal, resolved: import.meta.r
   })
 })
 
+describe("the README of @jsonflow/core", () => {
+  it("its example runs as written against the installed packages and prints what its comment says", async () => {
+    const readme = readFileSync(join(repoRoot, "packages/core/README.md"), "utf8")
+    const example = /```ts\n([\s\S]*?)```/.exec(readme)![1]!
+    const printed = /console\.log\(JSON\.stringify\(output\)\) \/\/ (.*)/.exec(example)![1]!
+    writeFileSync(join(app, "core-readme.ts"), example)
+    const { stdout } = await node("core-readme.ts")
+    expect(JSON.parse(stdout)).toEqual(JSON.parse(printed))
+  })
+})
+
 describe("(b) a strict TypeScript consumer type-checks against the published declarations", () => {
   it("compiles what is right and refuses a wrong wiring", async () => {
     mkdirSync(join(app, "ts"), { recursive: true })
