@@ -14,7 +14,7 @@
  * @module packages
  */
 import { execFileSync } from "node:child_process"
-import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -23,26 +23,16 @@ export const repoRoot = fileURLToPath(new URL("../", import.meta.url))
 /** A publishable workspace package: everything under packages/ that is not private. */
 export interface WorkspacePackage {
   readonly name: string
-  readonly version: string
-  readonly dir: string
   readonly manifest: Readonly<Record<string, unknown>>
 }
 
 export const publishable = (): ReadonlyArray<WorkspacePackage> =>
   readdirSync(join(repoRoot, "packages"))
-    .map((name) => join(repoRoot, "packages", name))
-    .filter((dir) => {
-      try {
-        return lstatSync(join(dir, "package.json")).isFile()
-      } catch {
-        return false
-      }
-    })
-    .map((dir) => {
-      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, unknown>
-      return { name: String(manifest.name), version: String(manifest.version), dir, manifest }
-    })
-    .filter((p) => p.manifest.private !== true)
+    .map((name) => join(repoRoot, "packages", name, "package.json"))
+    .filter((file) => existsSync(file))
+    .map((file) => JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>)
+    .filter((manifest) => manifest.private !== true)
+    .map((manifest) => ({ name: String(manifest.name), manifest }))
 
 /** One tarball `npm pack` wrote, with the files in it (paths inside the package). */
 export interface Tarball {
@@ -50,7 +40,6 @@ export interface Tarball {
   readonly version: string
   readonly path: string
   readonly files: ReadonlyArray<string>
-  readonly unpackedSize: number
 }
 
 /**
@@ -82,15 +71,13 @@ export const packWorkspace = (destination: string): ReadonlyArray<Tarball> => {
     name: string
     version: string
     filename: string
-    unpackedSize: number
     files: ReadonlyArray<{ path: string }>
   }>
   return packed.map((p) => ({
     name: p.name,
     version: p.version,
     path: join(destination, p.filename),
-    files: p.files.map((f) => f.path),
-    unpackedSize: p.unpackedSize
+    files: p.files.map((f) => f.path)
   }))
 }
 
@@ -98,29 +85,17 @@ export const packWorkspace = (destination: string): ReadonlyArray<Tarball> => {
  * Creates a plain ES module project in `dir` and `npm install`s the given tarballs (and any other specs, e.g.
  * `typescript@7.0.2`) into it, from the registry for third-party packages, as a user would.
  */
-export const installConsumer = (
-  dir: string,
-  specs: ReadonlyArray<string>,
-  options: { readonly omitOptional?: boolean } = {}
-): string => {
+export const installConsumer = (dir: string, specs: ReadonlyArray<string>): string => {
   mkdirSync(dir, { recursive: true })
   writeFileSync(
     join(dir, "package.json"),
     `${JSON.stringify({ name: "jsonflow-consumer", private: true, type: "module" }, null, 2)}\n`
   )
-  execFileSync(
-    "npm",
-    [
-      "install",
-      "--no-audit",
-      "--no-fund",
-      "--prefer-offline",
-      "--loglevel=error",
-      ...(options.omitOptional === true ? ["--omit=optional"] : []),
-      ...specs
-    ],
-    { cwd: dir, env: outsideEnv(), stdio: ["ignore", "inherit", "inherit"] }
-  )
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...specs], {
+    cwd: dir,
+    env: outsideEnv(),
+    stdio: ["ignore", "inherit", "inherit"]
+  })
   return dir
 }
 
