@@ -112,10 +112,7 @@ describe("the tarballs", () => {
     const builtins = new Set(builtinModules)
     for (const tarball of tarballs) {
       const root = join(app, "node_modules", tarball.name)
-      const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
-        dependencies?: Record<string, string>
-        peerDependencies?: Record<string, string>
-      }
+      const manifest = installedManifest(tarball.name)
       const declared = new Set([
         ...Object.keys(manifest.dependencies ?? {}),
         ...Object.keys(manifest.peerDependencies ?? {})
@@ -149,7 +146,7 @@ describe("the tarballs", () => {
         return false
       }
     }
-    const core = packages("@jsonflow/core")
+    const core = installedManifest("@jsonflow/core")
     expect(Object.keys(core.dependencies ?? {})).toEqual([])
     expect(Object.keys(core.peerDependencies ?? {})).toEqual(["effect"])
     // Installed alone: @jsonflow/core and effect, and not one native addon.
@@ -211,7 +208,8 @@ const packageOf = (specifier: string) =>
     .slice(0, specifier.startsWith("@") ? 2 : 1)
     .join("/")
 
-const packages = (name: string) =>
+/** The package.json of an installed package of the consumer project. */
+const installedManifest = (name: string) =>
   JSON.parse(readFileSync(join(app, "node_modules", name, "package.json"), "utf8")) as {
     dependencies?: Record<string, string>
     peerDependencies?: Record<string, string>
