@@ -11,7 +11,7 @@ if (!nodeOptions.includes(`--conditions=${condition}`)) {
 
 // One run for the whole workspace: unit tests beside the code, integration tests under test/.
 export default defineConfig({
-  resolve: { conditions: [condition, ...defaultServerConditions] },
+  // Test files run in Vite's server-side environment: its resolver is the one that needs the condition.
   ssr: { resolve: { conditions: [condition, ...defaultServerConditions] } },
   test: {
     include: [
