@@ -9,7 +9,7 @@ import type { FlowEntry } from "../src/internal/flowTable.ts"
 import * as Logger from "../src/ops/logger.ts"
 import * as Metrics from "../src/ops/metrics.ts"
 import { type CronDeps, parseSchedule, scheduleLoop } from "../src/triggers/cron.ts"
-import { describeWith, redisUrl } from "./support.ts"
+import { describeWith, dropRedisKeys, redisUrl } from "./support.ts"
 
 const entryOf = (schedule: string, timezone?: string, skipOverlap = true): FlowEntry => {
   const ir = {
@@ -101,9 +101,7 @@ describeWith(["redis"], "cron once across replicas (Redis claim)", () => {
   const redis = new Redis(redisUrl, { lazyConnect: true })
   const prefix = `jsonflow-test:${randomUUID()}`
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length > 0) await redis.del(...keys)
-    await redis.quit()
+    await dropRedisKeys(redis, prefix)
   })
 
   it.live("two replicas on the same schedule: each tick runs once", () =>

@@ -10,7 +10,7 @@ import { Redis } from "ioredis"
 import { afterAll } from "vitest"
 import { type Completed, IdempotencyStore, type Pending, type ScopedKey } from "../src/idempotency/IdempotencyStore.ts"
 import { layerRedis } from "../src/idempotency/redis.ts"
-import { describeWith, redisUrl } from "./support.ts"
+import { describeWith, dropRedisKeys, redisUrl } from "./support.ts"
 
 const pending = (owner: string): Pending => ({
   _tag: "Pending",
@@ -94,9 +94,7 @@ describeWith(["redis"], "redis layer", () => {
   const prefix = `jsonflow-test-${randomUUID().slice(0, 8)}`
   afterAll(async () => {
     const redis = new Redis(redisUrl)
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length > 0) await redis.del(...keys)
-    await redis.quit()
+    await dropRedisKeys(redis, prefix)
   })
   contract("on a real Redis", layerRedis({ url: redisUrl, prefix }))
 

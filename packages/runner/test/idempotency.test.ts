@@ -11,7 +11,7 @@ import { Redis } from "ioredis"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Runner } from "../src/index.ts"
 import { connectionOf } from "../src/triggers/queue.ts"
-import { describeWith, httpFlow, post, redisUrl, type Served, serve, tempDir } from "./support.ts"
+import { describeWith, dropRedisKeys, httpFlow, post, redisUrl, type Served, serve, tempDir } from "./support.ts"
 
 interface Event {
   readonly _tag: string
@@ -110,9 +110,7 @@ describeWith(["redis"], "idempotent triggers across two runner processes", () =>
   }, 30_000)
   afterAll(async () => {
     await stopAll()
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length > 0) await redis.del(...keys)
-    await redis.quit()
+    await dropRedisKeys(redis, prefix)
     files.cleanup()
   })
 
@@ -220,9 +218,7 @@ describeWith(["redis"], "queue trigger dedupe", () => {
   })
   const redis = new Redis(redisUrl, { lazyConnect: true })
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length > 0) await redis.del(...keys)
-    await redis.quit()
+    await dropRedisKeys(redis, prefix)
     files.cleanup()
   })
 

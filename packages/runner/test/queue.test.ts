@@ -5,7 +5,7 @@ import { Queue } from "bullmq"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { connectionOf } from "../src/triggers/queue.ts"
-import { describeWith, httpFlow, post, redisUrl, type Served, serve, tempDir } from "./support.ts"
+import { describeWith, dropRedisKeys, httpFlow, post, redisUrl, type Served, serve, tempDir } from "./support.ts"
 
 interface Event {
   readonly _tag: string
@@ -102,9 +102,7 @@ describeWith(["redis"], "queue trigger: replicas sharing one BullMQ queue", () =
   })
   afterAll(async () => {
     await stopAll()
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length > 0) await redis.del(...keys)
-    await redis.quit()
+    await dropRedisKeys(redis, prefix)
     files.cleanup()
   })
 

@@ -11,6 +11,7 @@ import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import type { Redis } from "ioredis"
 import { describe, it } from "vitest"
 
 export const isCI = process.env.CI === "true" || process.env.CI === "1"
@@ -171,4 +172,11 @@ export const post = async (url: string, body: unknown, headers: Record<string, s
     headers: response.headers,
     body: text === "" ? undefined : (JSON.parse(text) as unknown)
   }
+}
+
+/** Deletes every key a test wrote under `prefix` (`<prefix>:*`), then closes the client. */
+export const dropRedisKeys = async (redis: Redis, prefix: string) => {
+  const keys = await redis.keys(`${prefix}:*`)
+  if (keys.length > 0) await redis.del(...keys)
+  await redis.quit()
 }
